@@ -1,0 +1,26 @@
+"""ABR policies, throughput estimators and the offline-optimal bound. Pure: no I/O, no clock."""
+
+from .base import (
+    AbandonRule,
+    AbrContext,
+    Decision,
+    DownloadProgress,
+    DownloadReport,
+    Observer,
+    Policy,
+    ThroughputSample,
+)
+from .errors import AbrError, PolicyConfigError
+
+__all__ = [
+    "AbandonRule",
+    "AbrContext",
+    "AbrError",
+    "Decision",
+    "DownloadProgress",
+    "DownloadReport",
+    "Observer",
+    "Policy",
+    "PolicyConfigError",
+    "ThroughputSample",
+]

@@ -1,0 +1,1 @@
+"""abrkit player package."""

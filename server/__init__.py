@@ -1,0 +1,1 @@
+"""abrkit server package."""

@@ -1,0 +1,1 @@
+"""Sub-commands of the abrkit command line that belong to the reference server."""
