@@ -118,6 +118,9 @@ class SegmentIndex:
     skipped_segments: int = 0
     discontinuity_count: int = 0
     gap_count: int = 0
+    # DASH SegmentBase / single-segment ("none") addressing: the one media resource
+    # (absolute URL) that index_range and the sidx byte ranges refer to.
+    media_url: str | None = None
 
     @property
     def duration(self) -> float:
@@ -149,6 +152,9 @@ class Rendition:
     sample_rate: int | None = None
     channels: str | None = None
     iframe: bool = False  # HLS I-frame variant / DASH trick-play
+    # DASH: the BaseURL alternatives behind ``base_urls`` with their serviceLocation /
+    # dvb:priority / dvb:weight (for content steering and CDN failover); first = the one used.
+    locations: tuple[BaseUrl, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
