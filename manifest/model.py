@@ -152,6 +152,9 @@ class Rendition:
     sample_rate: int | None = None
     channels: str | None = None
     iframe: bool = False  # HLS I-frame variant / DASH trick-play
+    video_group: str | None = None  # HLS VIDEO group of a variant (alternate video renditions)
+    closed_captions_group: str | None = None  # HLS CLOSED-CAPTIONS group of a variant
+    instream_id: str | None = None  # HLS CLOSED-CAPTIONS INSTREAM-ID ("CC1", "SERVICE1", ...)
     # DASH: the BaseURL alternatives behind ``base_urls`` with their serviceLocation /
     # dvb:priority / dvb:weight (for content steering and CDN failover); first = the one used.
     locations: tuple[BaseUrl, ...] = ()
