@@ -1,0 +1,470 @@
+"""DASH MPD parser: ``parse_mpd(text, url) -> Presentation``.
+
+Follows ISO/IEC 23009-1: static and dynamic MPDs, multi-Period timing (Period
+start from @start, else the previous Period's end; duration from @duration,
+else the next Period's start, else mediaPresentationDuration), AdaptationSets
+as :class:`Track`, Representations as :class:`Rendition` with attributes
+inherited from their AdaptationSet, BaseURL resolution at every level with
+alternatives, ContentProtection, ContentSteering, UTCTiming. Segment addressing
+lives in :mod:`manifest.dash_segments`, the XML safety checks and value types
+in :mod:`manifest.dash_xml`.
+
+Why the tree comes from :mod:`xml.etree` and not from ``mpegdash``: ``mpegdash``
+(0.4.1) opens a file or URL when the text lacks ``"<MPD"`` (a parser that must
+never fetch), rejects non-integer AdaptationSet@id values that real manifests
+carry, reads every boolean ``"false"`` as ``True``, drops ContentSteering,
+dashif:Laurl, dvb:priority/weight and Label, and is not namespace-aware (it
+accepts undeclared prefixes). We use the stdlib parser after an expat pre-check
+that rejects DOCTYPE/ENTITY declarations and namespace errors.
+
+Facts without a model field are kept in ``Presentation.extra`` as strings:
+``type``, ``profiles``, ``availabilityStartTime``, ``publishTime``,
+``timeShiftBufferDepth``, ``minimumUpdatePeriod``, ``suggestedPresentationDelay``,
+``maxSegmentDuration``, ``mediaPresentationDuration`` (seconds for durations,
+text as written for dates),
+``baseurl_count`` (BaseURL elements at every level) and ``mpd_level_baseurl_count``.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+from .dash_segments import DEFAULT_LIVE_WINDOW_S, SegmentBudget, SegmentContext, build_segment_index
+from .dash_xml import (
+    load_mpd_root,
+    local_attr,
+    parse_bool,
+    parse_datetime,
+    parse_duration,
+    parse_frame_rate,
+    parse_uint,
+    split_tag,
+    strip_namespace,
+)
+from .errors import ManifestError, ManifestValueError
+from .model import (
+    BaseUrl,
+    ContentProtection,
+    ContentSteering,
+    Period,
+    Presentation,
+    Rendition,
+    Track,
+    TrackType,
+)
+
+__all__ = ["parse_mpd", "protection_system"]
+
+#: Protection system names by lower-case system UUID (and the CENC scheme URN).
+PROTECTION_SYSTEMS = {
+    "e2719d58-a985-b3c9-781a-b030af78d30e": "clearkey",
+    "1077efec-c0b2-4d02-ace3-3c1e52e2fb4b": "clearkey",
+    "edef8ba9-79d6-4ace-a3c8-27dcd51d21ed": "widevine",
+    "9a04f079-9840-4286-ab92-e65be0885f95": "playready",
+    "94ce86fb-07ff-4f43-adb8-93d2fa968ca2": "fairplay",
+    "5e629af5-38da-4063-8977-97ffbd9902d4": "marlin",
+    "f239e769-efa3-4850-9c16-a903c6932efb": "primetime",
+}
+MP4PROTECTION = "urn:mpeg:dash:mp4protection:2011"
+#: Most BaseURL alternatives kept per element (their combinations multiply across levels).
+MAX_BASE_URL_ALTERNATIVES = 32
+
+_VIDEO_CODECS = ("avc", "hvc", "hev", "vp8", "vp9", "vp09", "av01", "dvh", "dvav", "mp4v", "vvc")
+_AUDIO_CODECS = (
+    "mp4a",
+    "ac-3",
+    "ec-3",
+    "ac-4",
+    "opus",
+    "flac",
+    "vorbis",
+    "dtsc",
+    "dtse",
+    "mhm",
+    "alac",
+)
+_TEXT_CODECS = ("stpp", "wvtt", "tx3g", "ttml", "vtt")
+
+
+def protection_system(scheme_id_uri: str) -> str:
+    """``"widevine"``, ``"clearkey"``, ``"mp4protection"``... for a schemeIdUri."""
+    low = scheme_id_uri.strip().lower()
+    if low == MP4PROTECTION:
+        return "mp4protection"
+    if low.startswith("urn:uuid:"):
+        return PROTECTION_SYSTEMS.get(low[9:], "unknown")
+    return "unknown"
+
+
+def parse_mpd(text: str | bytes, url: str, *, now: float | None = None) -> Presentation:
+    """Parse a DASH MPD into a :class:`Presentation`.
+
+    ``url`` is where the MPD came from (relative BaseURLs and templates resolve
+    against it). ``now`` (POSIX seconds), when given, places the live edge of a
+    dynamic MPD; without it a live Representation whose end is unknown gets a
+    bounded window from its first segment (see :mod:`manifest.dash_segments`).
+    Raises :class:`ManifestError` (and nothing else) on bad input; never fetches.
+    """
+    try:
+        return _MpdParser(url, now).parse(text)
+    except ManifestError:
+        raise
+    except (OverflowError, ZeroDivisionError, RecursionError) as exc:
+        raise ManifestValueError(f"value out of range: {exc}", url=url or None) from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Timing:
+    start: float
+    duration: float | None
+
+
+class _MpdParser:
+    def __init__(self, url: str, now: float | None) -> None:
+        self.url = url
+        self.err_url = url or None
+        self.now = now
+        self.budget = SegmentBudget()
+        self.dynamic = False
+        self.ast: float | None = None
+        self.live_window = DEFAULT_LIVE_WINDOW_S
+
+    # ------------------------------------------------------------------ helpers
+    def _dur(self, el: ET.Element, name: str, where: str) -> float | None:
+        v = el.get(name)
+        return None if v is None else parse_duration(v, where=f"{where}@{name}", url=self.err_url)
+
+    def _uint(self, el: ET.Element, name: str, where: str) -> int | None:
+        v = el.get(name)
+        return None if v is None else parse_uint(v, where=f"{where}@{name}", url=self.err_url)
+
+    def _base_urls(self, el: ET.Element, parents: list[BaseUrl]) -> tuple[list[BaseUrl], bool]:
+        """Alternatives after applying ``el``'s BaseURL children to each parent alternative."""
+        elems = el.findall("BaseURL")[:MAX_BASE_URL_ALTERNATIVES]
+        if not elems:
+            return parents, False
+        out: list[BaseUrl] = []
+        seen: set[str] = set()
+        for parent in parents:
+            for b in elems:
+                text = (b.text or "").strip()
+                u = urljoin(parent.url, text) if text else parent.url
+                if u in seen:
+                    continue
+                seen.add(u)
+                prio = local_attr(b, "priority")
+                weight = local_attr(b, "weight")
+                out.append(
+                    BaseUrl(
+                        u,
+                        b.get("serviceLocation") or parent.service_location,
+                        int(prio) if prio and prio.strip().isdigit() else parent.priority,
+                        int(weight) if weight and weight.strip().isdigit() else parent.weight,
+                    )
+                )
+                if len(out) >= MAX_BASE_URL_ALTERNATIVES:
+                    return out, True
+        return out, True
+
+    # ------------------------------------------------------------------ MPD
+    def parse(self, text: str | bytes) -> Presentation:
+        root = load_mpd_root(text, self.err_url)
+        strip_namespace(root)
+        url = self.err_url
+        mpd_type = (root.get("type") or "static").strip()
+        if mpd_type not in ("static", "dynamic"):
+            raise ManifestValueError(
+                f"MPD@type must be static or dynamic, not {mpd_type!r}", where="MPD", url=url
+            )
+        self.dynamic = mpd_type == "dynamic"
+        extra: list[tuple[str, str]] = [("type", mpd_type)]
+        for name in ("profiles", "availabilityStartTime", "publishTime", "id"):
+            v = root.get(name)
+            if v is not None:
+                extra.append((name, v))
+        ast = root.get("availabilityStartTime")
+        if ast is not None:
+            self.ast = parse_datetime(ast, where="MPD@availabilityStartTime", url=url)
+        mpd_duration = self._dur(root, "mediaPresentationDuration", "MPD")
+        if mpd_duration is not None:
+            extra.append(("mediaPresentationDuration", repr(mpd_duration)))
+        min_buffer = self._dur(root, "minBufferTime", "MPD")
+        for name in (
+            "timeShiftBufferDepth",
+            "minimumUpdatePeriod",
+            "suggestedPresentationDelay",
+            "maxSegmentDuration",
+        ):
+            d = self._dur(root, name, "MPD")
+            if d is not None:
+                extra.append((name, repr(d)))
+                if name == "timeShiftBufferDepth" and d > 0:
+                    self.live_window = d
+
+        mpd_bases_el = root.findall("BaseURL")
+        extra.append(("baseurl_count", str(sum(1 for _ in root.iter("BaseURL")))))
+        extra.append(("mpd_level_baseurl_count", str(len(mpd_bases_el))))
+        top = [BaseUrl(self.url)]
+        mpd_bases, mpd_has = self._base_urls(root, top)
+
+        steering = None
+        cs = root.find("ContentSteering")
+        if cs is not None:
+            steering = self._steering(cs)
+        utc = tuple(u.get("schemeIdUri", "") for u in root.findall("UTCTiming"))
+
+        period_els = root.findall("Period")
+        if not period_els:
+            raise ManifestValueError("MPD has no Period", where="MPD", url=url)
+        timings = self._period_timings(period_els, mpd_duration)
+        periods = tuple(
+            self._period(i, p, timings[i], mpd_bases, mpd_has) for i, p in enumerate(period_els)
+        )
+        duration = mpd_duration
+        if duration is None and not self.dynamic and timings[-1].duration is not None:
+            duration = timings[-1].start + timings[-1].duration
+        return Presentation(
+            format="dash",
+            kind="dash",
+            url=self.url,
+            dynamic=self.dynamic,
+            duration=duration,
+            periods=periods,
+            base_urls=tuple(mpd_bases) if mpd_has else (),
+            steering=steering,
+            min_buffer_time=min_buffer,
+            utc_timing=utc,
+            extra=tuple(extra),
+        )
+
+    def _steering(self, cs: ET.Element) -> ContentSteering:
+        where = "MPD/ContentSteering"
+        server = (cs.text or "").strip()
+        if not server:
+            raise ManifestValueError(
+                "ContentSteering has no server URL", where=where, url=self.err_url
+            )
+        qbs = cs.get("queryBeforeStart")
+        proxy = cs.get("proxyServerURL")
+        return ContentSteering(
+            server_uri=urljoin(self.url, server),
+            default_pathway=cs.get("defaultServiceLocation"),
+            query_before_start=parse_bool(qbs, where=where + "@queryBeforeStart", url=self.err_url)
+            if qbs is not None
+            else False,
+            proxy_server_url=urljoin(self.url, proxy.strip()) if proxy else None,
+        )
+
+    def _period_timings(self, els: list[ET.Element], mpd_duration: float | None) -> list[_Timing]:
+        starts: list[float] = []
+        durs: list[float | None] = []
+        for i, p in enumerate(els):
+            where = f"MPD/Period[{i + 1}]"
+            start = self._dur(p, "start", where)
+            dur = self._dur(p, "duration", where)
+            if start is None:
+                if i == 0:
+                    start = 0.0
+                elif durs[-1] is not None:
+                    start = starts[-1] + durs[-1]  # type: ignore[operator]
+                else:  # early-available Period: start unknown, keep the previous one's
+                    start = starts[-1]
+            starts.append(start)
+            durs.append(dur)
+        out: list[_Timing] = []
+        for i, (start, dur) in enumerate(zip(starts, durs, strict=True)):
+            if dur is None:
+                if i + 1 < len(starts):
+                    dur = starts[i + 1] - start
+                elif mpd_duration is not None:
+                    dur = mpd_duration - start
+                if dur is not None and dur < 0:
+                    dur = None  # inconsistent manifest: the end is unknown
+            out.append(_Timing(start, dur))
+        return out
+
+    # ------------------------------------------------------------------ Period
+    def _period(
+        self, index: int, p: ET.Element, timing: _Timing, parents: list[BaseUrl], has_base: bool
+    ) -> Period:
+        where = f"MPD/Period[{index + 1}]"
+        bases, has = self._base_urls(p, parents)
+        has_base = has_base or has
+        live_edge = None
+        if self.dynamic and self.now is not None and self.ast is not None:
+            live_edge = max(0.0, self.now - self.ast - timing.start)
+        tracks = tuple(
+            self._adaptation_set(
+                f"{where}/AdaptationSet[{i + 1}]", i, a, p, timing, bases, has_base, live_edge
+            )
+            for i, a in enumerate(p.findall("AdaptationSet"))
+        )
+        return Period(
+            id=p.get("id"),
+            start=timing.start,
+            duration=timing.duration,
+            tracks=tracks,
+            base_urls=tuple(b.url for b in bases) if has_base else (),
+        )
+
+    # ------------------------------------------------------------------ AdaptationSet
+    def _adaptation_set(
+        self,
+        where: str,
+        index: int,
+        a: ET.Element,
+        p: ET.Element,
+        timing: _Timing,
+        parents: list[BaseUrl],
+        has_base: bool,
+        live_edge: float | None,
+    ) -> Track:
+        url = self.err_url
+        bases, has = self._base_urls(a, parents)
+        has_base = has_base or has
+        as_prot = tuple(self._protection(cp) for cp in a.findall("ContentProtection"))
+        rep_els = a.findall("Representation")
+        iframe = any(
+            (e.get("schemeIdUri") or "").strip() == "http://dashif.org/guidelines/trickmode"
+            for e in a.findall("EssentialProperty")
+        )
+        renditions = []
+        for j, r in enumerate(rep_els):
+            rwhere = f"{where}/Representation[{j + 1}]"
+            rbases, rhas = self._base_urls(r, bases)
+            locs = tuple(rbases) if (has_base or rhas) else ()
+            rid = r.get("id") or f"{p.get('id') or index}-{a.get('id') or index}-{j}"
+            bw = self._uint(r, "bandwidth", rwhere) or 0
+
+            def inh(name: str, r: ET.Element = r) -> str | None:
+                v = r.get(name)
+                return v if v is not None else a.get(name)
+
+            fr = inh("frameRate")
+            asr = inh("audioSamplingRate")
+            sample_rate = None
+            if asr and asr.split()[0].isdigit():
+                sample_rate = int(asr.split()[0])
+            chan = r.find("AudioChannelConfiguration")
+            if chan is None:
+                chan = a.find("AudioChannelConfiguration")
+            ctx = SegmentContext(
+                rep_id=r.get("id") or "",
+                bandwidth=bw,
+                base_url=rbases[0].url,
+                period_start=timing.start,
+                period_duration=timing.duration,
+                dynamic=self.dynamic,
+                live_edge=live_edge,
+                live_window=self.live_window,
+                where=rwhere,
+                url=url,
+            )
+            w = r.get("width") or a.get("width")
+            h = r.get("height") or a.get("height")
+            renditions.append(
+                Rendition(
+                    id=rid,
+                    bandwidth=bw,
+                    width=parse_uint(w, where=rwhere + "@width", url=url) if w else None,
+                    height=parse_uint(h, where=rwhere + "@height", url=url) if h else None,
+                    codecs=inh("codecs"),
+                    frame_rate=parse_frame_rate(fr, where=rwhere + "@frameRate", url=url)
+                    if fr
+                    else None,
+                    mime_type=inh("mimeType"),
+                    segments=build_segment_index([r, a, p], ctx, self.budget),
+                    base_urls=tuple(b.url for b in locs),
+                    protection=as_prot
+                    + tuple(self._protection(cp) for cp in r.findall("ContentProtection")),
+                    sample_rate=sample_rate,
+                    channels=chan.get("value") if chan is not None else None,
+                    iframe=iframe,
+                    locations=locs,
+                )
+            )
+        mime = a.get("mimeType")
+        if mime is None:
+            mimes = {r.get("mimeType") for r in rep_els}
+            if len(mimes) == 1:
+                mime = mimes.pop()
+        label = a.get("label")
+        if label is None:
+            lab = a.find("Label")
+            if lab is not None and lab.text:
+                label = lab.text.strip()
+        content_type = a.get("contentType")
+        return Track(
+            id=a.get("id") or str(index),
+            type=_track_type(content_type, mime, renditions),
+            renditions=tuple(renditions),
+            language=a.get("lang"),
+            name=label,
+            roles=tuple(r.get("value", "") for r in a.findall("Role")),
+            mime_type=mime,
+            content_type=content_type,
+            protection=as_prot,
+        )
+
+    def _protection(self, cp: ET.Element) -> ContentProtection:
+        scheme = cp.get("schemeIdUri", "")
+        kid = local_attr(cp, "default_KID")
+        if kid is not None:
+            kid = kid.strip().replace("-", "").lower()
+            if len(kid) != 32 or any(c not in "0123456789abcdef" for c in kid):
+                kid = None  # not a key id (seen in the wild as placeholder text): unknown
+        licence = None
+        pssh = None
+        for child in cp.iter():
+            _, local = split_tag(child.tag)
+            low = local.lower()
+            if low in ("laurl", "la_url") and licence is None:
+                target = (child.text or "").strip() or (child.get("licenseUrl") or "").strip()
+                if target:
+                    licence = urljoin(self.url, target)
+            elif low == "pssh" and pssh is None and child.text:
+                pssh = "".join(child.text.split())
+        return ContentProtection(
+            scheme_id_uri=scheme,
+            system=protection_system(scheme),
+            value=cp.get("value"),
+            default_kid=kid,
+            licence_url=licence,
+            pssh=pssh,
+        )
+
+
+def _type_of(mime: str | None, codecs: str | None) -> TrackType | None:
+    if mime:
+        m = mime.strip().lower()
+        major = m.split("/", 1)[0]
+        if major in ("video", "audio", "text", "image"):
+            return major  # type: ignore[return-value]
+        if m in ("application/ttml+xml", "application/x-subrip"):
+            return "text"
+    if codecs:
+        c = codecs.strip().lower()
+        if c.startswith(_TEXT_CODECS):
+            return "text"
+        if c.startswith(_VIDEO_CODECS):
+            return "video"
+        if c.startswith(_AUDIO_CODECS):
+            return "audio"
+    return None
+
+
+def _track_type(
+    content_type: str | None, mime: str | None, renditions: list[Rendition]
+) -> TrackType:
+    if content_type and content_type.strip() in ("video", "audio", "text", "image"):
+        return content_type.strip()  # type: ignore[return-value]
+    t = _type_of(mime, None)
+    if t:
+        return t
+    for r in renditions:
+        t = _type_of(r.mime_type, r.codecs)
+        if t:
+            return t
+    return "unknown"
