@@ -100,10 +100,36 @@ def _load(text: str | bytes, url: str) -> tuple[Scan, dict[str, Any]]:
     s = decode(text, where_url)
     lines = scan(s, where_url)
     try:
-        data = m3u8.parse(s)
+        data = m3u8.parse(s, custom_tags_parser=_skip_unused)
     except Exception as exc:
         raise _locate(lines.lines, exc, where_url) from exc
     return lines, data
+
+
+# Tags abrkit does not read (or reads itself in hls_lines): m3u8 never sees them,
+# so a malformed date or SCTE-35 cue cannot fail an otherwise playable playlist.
+_UNUSED = (
+    "#EXT-X-PROGRAM-DATE-TIME",
+    "#EXT-X-DATERANGE",
+    "#EXT-X-CUE",
+    "#EXT-OATCLS",
+    "#EXT-X-ASSET",
+    "#EXT-X-KEY",
+    "#EXT-X-SERVER-CONTROL",
+    "#EXT-X-RENDITION-REPORT",
+    "#EXT-X-PRELOAD-HINT",
+    "#EXT-X-SESSION-DATA",
+    "#EXT-X-START",
+    "#EXT-X-BITRATE",
+    "#EXT-X-ALLOW-CACHE",
+    "#EXT-X-DISCONTINUITY-SEQUENCE",
+    "#EXT-X-TILES",
+    "#EXT-X-DEFINE",
+)
+
+
+def _skip_unused(line: str, lineno: int, data: Any, state: Any) -> bool:
+    return line.startswith(_UNUSED)
 
 
 def _locate(lines: list[str], exc: Exception, url: str | None) -> ManifestError:
@@ -113,7 +139,7 @@ def _locate(lines: list[str], exc: Exception, url: str | None) -> ManifestError:
         if not line.startswith("#EXT") or line == "#EXTM3U":
             continue
         try:
-            m3u8.parse("#EXTM3U\n" + line)
+            m3u8.parse("#EXTM3U\n" + line, custom_tags_parser=_skip_unused)
         except Exception as one:
             return ManifestValueError(
                 f"cannot parse {line.partition(':')[0]}: {one}", where=f"line {n}", url=url
