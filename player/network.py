@@ -13,7 +13,7 @@ made explicit and stateless:
   ``(times_s[i-1], times_s[i]]``; sample 0's bandwidth is never used.
 * A request for ``N`` bytes at ``pos``: first a latency ``L``
   (``NetworkConfig.latency_s``, or the trace's per-sample latency at ``pos``
-  when that is ``None``). If ``latency_advances_trace`` the position moves by
+  when the trace has one and ``use_trace_latency``). If ``latency_advances_trace`` the position moves by
   ``L`` with no bytes flowing; if not (Pensieve), the position stays. Then
   bytes flow from the position until ``N`` are delivered (an exact fit ends
   after any following zero-bandwidth samples, as in Pensieve's loop).
@@ -57,25 +57,29 @@ class NetworkConfig:
     """How a trace becomes download times.
 
     ``payload_factor``: fraction of the trace bandwidth carrying payload (Pensieve 0.95).
-    ``latency_s``: per-request latency in seconds; ``None`` uses the trace's own
-    per-sample latency (Sabre traces), 0 when the trace has none.
+    ``latency_s``: per-request latency in seconds.
+    ``use_trace_latency``: when the trace carries per-sample latency (Sabre
+    JSON), use the latency of the sample at the request's position instead.
     ``latency_advances_trace``: whether the latency moves the trace position
     (realistic: yes; Pensieve: no, the 80 ms is added to the delay only).
     """
 
-    payload_factor: float = 1.0
-    latency_s: float | None = None
+    payload_factor: float = 0.95
+    latency_s: float = 0.08
     latency_advances_trace: bool = True
+    use_trace_latency: bool = True
 
     def __post_init__(self) -> None:
         if not (0 < self.payload_factor <= 1.0):
             raise ValueError(f"payload_factor must be in (0, 1], got {self.payload_factor!r}")
-        if self.latency_s is not None and not (math.isfinite(self.latency_s) and self.latency_s >= 0):
-            raise ValueError(f"latency_s must be a finite number >= 0 or None, got {self.latency_s!r}")
+        if not (math.isfinite(self.latency_s) and self.latency_s >= 0):
+            raise ValueError(f"latency_s must be a finite number >= 0, got {self.latency_s!r}")
 
 
-PENSIEVE_NETWORK = NetworkConfig(payload_factor=0.95, latency_s=0.08, latency_advances_trace=False)
-REALISTIC_NETWORK = NetworkConfig(payload_factor=0.95, latency_s=None, latency_advances_trace=True)
+PENSIEVE_NETWORK = NetworkConfig(0.95, 0.08, latency_advances_trace=False, use_trace_latency=False)
+"""Pensieve's simulator: 0.95 payload, 80 ms per chunk that does not move the trace."""
+REALISTIC_NETWORK = NetworkConfig(0.95, 0.08, latency_advances_trace=True, use_trace_latency=True)
+"""The default: the latency (the trace's own when it has one) takes trace time."""
 
 _CACHE: OrderedDict[tuple[int, NetworkConfig], tuple[Trace, Link]] = OrderedDict()
 _CACHE_SIZE = 2048
@@ -102,12 +106,12 @@ class Link:
         self.cum = cum
         self.period_s = times[-1]
         self.period_bytes = acc
-        if config.latency_s is not None:
-            self._fixed_lat: float | None = config.latency_s
-            self._lat: list[float] | None = None
+        if config.use_trace_latency and trace.latency_s is not None:
+            self._fixed_lat: float | None = None
+            self._lat: list[float] | None = list(trace.latency_s)
         else:
-            self._fixed_lat = None if trace.latency_s is not None else 0.0
-            self._lat = list(trace.latency_s) if trace.latency_s is not None else None
+            self._fixed_lat = config.latency_s
+            self._lat = None
 
     @classmethod
     def for_trace(cls, trace: Trace, config: NetworkConfig) -> Link:
@@ -133,7 +137,7 @@ class Link:
         return self.cum[i - 1] + self.rate[i] * (pos - times[i - 1])
 
     def _pos_of(self, b: float) -> float:
-        """Position where the cumulative bytes first exceed... reach ``b`` (0 <= b < period_bytes)."""
+        """First position after which the cumulative bytes exceed ``b`` (0 <= b < period_bytes)."""
         cum = self.cum
         i = bisect_right(cum, b)
         if i >= len(cum):  # rounding at the very end of the period

@@ -1,0 +1,86 @@
+"""Replay presets: an engine config, a network model and a few replay knobs, named.
+
+* ``pensieve`` — the literature's setup, reproduced exactly (QOE.md): 0.95
+  payload factor, 80 ms per chunk added to the delay without moving the
+  trace, 60 s buffer cap drained in 0.5 s sleeps (one Wait), first chunk at
+  rung 1 and its download is the startup, no startup threshold beyond that
+  chunk, a stall ends with the next chunk, 48 chunks, QoE over chunks 1..47.
+  Pensieve has no stall limit; ours is 600 s, far beyond any stall on the
+  reference traces, so an all-zero tail still ends the session.
+* ``realistic`` — the default: the request latency (the trace's own when it
+  has one, else 80 ms) takes trace time, playback starts with 8 s buffered
+  (two 4 s segments), resumes after a stall with 4 s, 30 s buffer goal,
+  the policy chooses the first rung, downloads report progress every 0.5 s
+  so abandonment rules can act, stall limit 60 s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .network import PENSIEVE_NETWORK, REALISTIC_NETWORK, NetworkConfig
+from .session import EngineConfig
+
+__all__ = ["PENSIEVE", "PRESETS", "REALISTIC", "Preset", "get_preset"]
+
+
+@dataclass(frozen=True, slots=True)
+class Preset:
+    """A named replay setup.
+
+    ``segments``: play only the first N segments of the video (None: all).
+    ``progress_interval_s``: send DownloadProgress events this often during
+    downloads when abandonment is on (no progress events otherwise: faster).
+    ``abandonment``: use the default abandon rule when ``replay`` is given none.
+    """
+
+    name: str
+    engine: EngineConfig
+    network: NetworkConfig
+    segments: int | None = None
+    progress_interval_s: float = 0.5
+    abandonment: bool = False
+
+
+PENSIEVE = Preset(
+    "pensieve",
+    EngineConfig(
+        startup_threshold_s=0.0,
+        rebuffer_resume_s=0.0,
+        buffer_max_s=60.0,
+        drain_step_s=0.5,
+        start_rung=1,
+        stall_limit_s=600.0,
+        max_samples=20,
+        first_scored_chunk=1,
+    ),
+    PENSIEVE_NETWORK,
+    segments=48,
+)
+
+REALISTIC = Preset(
+    "realistic",
+    EngineConfig(
+        startup_threshold_s=8.0,
+        rebuffer_resume_s=4.0,
+        buffer_max_s=30.0,
+        drain_step_s=0.5,
+        start_rung=None,
+        stall_limit_s=60.0,
+        max_samples=20,
+        first_scored_chunk=0,
+    ),
+    REALISTIC_NETWORK,
+    progress_interval_s=0.5,
+    abandonment=True,
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (PENSIEVE, REALISTIC)}
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``; a ValueError lists the known ones."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; known: {', '.join(sorted(PRESETS))}") from None

@@ -1,0 +1,153 @@
+"""The replay driver: the playback engine on virtual time over a bandwidth trace.
+
+    result = replay(trace, video, policy_factory, PENSIEVE)   # -> SessionResult
+    results = replay_many(traces, video, policy_factory, PENSIEVE)
+
+The driver is the whole world of the engine: it answers ``FetchSegment``
+with a ``DownloadComplete`` at the time the network model
+(:class:`~player.network.Link`) says, ``Wait`` with a ``Tick`` at its time
+(the trace position moves by the time waited), and stops at ``End`` or
+``Fail``. When abandon rules are set it also sends ``DownloadProgress`` every
+``preset.progress_interval_s`` during each download. Deterministic: no
+clock, no randomness. The session starts at trace position 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from .errors import ReplayError
+from .network import Link
+from .presets import REALISTIC, Preset
+from .session import Session, SessionResult
+from .states import (
+    Abandon,
+    DownloadComplete,
+    DownloadProgress,
+    FetchSegment,
+    Start,
+    Tick,
+    Wait,
+)
+
+if TYPE_CHECKING:
+    from abr.base import AbandonRule, Policy
+
+    from .session import EngineConfig
+    from .traces import Trace
+    from .video import Video
+
+__all__ = ["default_abandon_rules", "replay", "replay_many"]
+
+_TRUNCATED: dict[tuple[int, int], tuple[Video, Video]] = {}
+
+
+def default_abandon_rules() -> tuple[AbandonRule, ...]:
+    """The abandon rules a preset with ``abandonment=True`` uses when none are given."""
+    from abr.policies.abandon import BufferAbandonRule
+
+    return (BufferAbandonRule(),)
+
+
+def _prepared(video: Video, segments: int | None) -> Video:
+    if segments is None or video.segment_count <= segments:
+        return video
+    key = (id(video), segments)
+    hit = _TRUNCATED.get(key)
+    if hit is None or hit[0] is not video:
+        if len(_TRUNCATED) > 256:
+            _TRUNCATED.clear()
+        hit = (video, video.truncated(segments))
+        _TRUNCATED[key] = hit
+    return hit[1]
+
+
+def replay(
+    trace: Trace,
+    video: Video,
+    policy_factory: Callable[[], Policy],
+    preset: Preset = REALISTIC,
+    *,
+    abandon_rules: Sequence[AbandonRule] | None = None,
+    engine: EngineConfig | None = None,
+) -> SessionResult:
+    """Play ``video`` over ``trace`` with a fresh policy from ``policy_factory``.
+
+    ``abandon_rules``: None = the preset's default (none, or
+    :func:`default_abandon_rules` when ``preset.abandonment``); ``()`` = none.
+    ``engine`` overrides the preset's engine config.
+    """
+    video = _prepared(video, preset.segments)
+    if abandon_rules is None:
+        abandon_rules = default_abandon_rules() if preset.abandonment else ()
+    session = Session(video, policy_factory(), engine or preset.engine, abandon_rules)
+    link = Link.for_trace(trace, preset.network)
+    handle = session.handle
+    progress = preset.progress_interval_s if abandon_rules else 0.0
+    if abandon_rules and not progress > 0:
+        raise ReplayError(f"preset {preset.name!r}: progress_interval_s must be > 0 with abandon rules")
+    pos = 0.0
+    actions = handle(Start(0.0))
+    while not session.finished:
+        fetch = wait = None
+        for a in actions:
+            kind = type(a)
+            if kind is FetchSegment:
+                fetch = a
+            elif kind is Wait:
+                wait = a
+        if fetch is not None:
+            t = session.t
+            size = fetch.size_bytes
+            assert size is not None
+            if progress:
+                actions, pos = _download_with_progress(session, link, pos, t, fetch, progress)
+                continue
+            delay, pos = link.request(pos, size)
+            actions = handle(DownloadComplete(t + delay))
+        elif wait is not None:
+            pos = link.advance(pos, wait.until_s - session.t)
+            actions = handle(Tick(wait.until_s))
+        else:  # pragma: no cover - the engine always asks for something until it finishes
+            raise ReplayError(f"engine in state {session.state} asked for nothing (trace {trace.name})")
+    return session.result()
+
+
+def _download_with_progress(
+    session: Session, link: Link, pos: float, t: float, fetch: FetchSegment, step: float
+) -> tuple[list, float]:
+    """One download with progress events; returns the actions after it and the new position."""
+    size = fetch.size_bytes
+    assert size is not None
+    lat = link.latency_at(pos)
+    moves = link.config.latency_advances_trace
+    p0 = link.advance(pos, lat) if (lat and moves) else pos
+    seconds, end_pos = link.transfer(p0, size)
+    t0 = t + lat
+    end = t0 + seconds
+    k = 1
+    while True:
+        tp = t + k * step
+        if tp >= end:
+            return session.handle(DownloadComplete(end)), end_pos
+        done = int(link.delivered(p0, tp - t0)) if tp > t0 else 0
+        actions = session.handle(DownloadProgress(tp, min(done, size)))
+        if session.finished or any(type(a) is Abandon for a in actions):
+            if tp > t0:
+                new_pos = link.advance(p0, tp - t0)
+            else:
+                new_pos = link.advance(pos, tp - t) if moves else pos
+            return actions, new_pos
+        k += 1
+
+
+def replay_many(
+    traces: Iterable[Trace],
+    video: Video,
+    policy_factory: Callable[[], Policy],
+    preset: Preset = REALISTIC,
+    **kwargs: object,
+) -> list[SessionResult]:
+    """:func:`replay` over each trace, in order."""
+    return [replay(tr, video, policy_factory, preset, **kwargs) for tr in traces]  # type: ignore[arg-type]

@@ -1,0 +1,227 @@
+"""The QoE accumulator shared by replay and real playback.
+
+Feed it as a session runs (the playback engine does)::
+
+    acc = QoeAccumulator(bitrates_bps, first_scored_chunk=1)
+    acc.startup(seconds)                       # time to first frame (replay: first segment in)
+    acc.chunk(rung, duration_s, rebuffer_s)    # each segment, in download order, with the
+                                               # stall time that ended when it arrived
+    acc.stall()                                # a stall started (after startup)
+    acc.seek(played_s)                         # buffered-but-unplayed chunks are flushed
+    summary = acc.summary(played_s, stalled_s) # frozen QoeSummary, .to_dict()
+
+Scores (QOE.md), per chunk ``k`` from ``first_scored_chunk`` on, R in Mbps:
+
+* QoE_lin: ``R_k - 4.3 * rebuf_k - |R_k - R_{k-1}|``
+* QoE_log: ``log(R_k/R_min) - 2.66 * rebuf_k - |log(R_k/R_min) - log(R_{k-1}/R_min)|``
+* QoE_hd: rungs mapped to 1, 2, 3, 12, 15, 20 (6-rung ladders only),
+  ``q_k - 8 * rebuf_k - |q_k - q_{k-1}|``
+
+``R_{k-1}`` of the first scored chunk is the chunk before it (none: no
+smoothness term). Each :class:`QoeScore` keeps its components and per-chunk
+values so that ``bitrate - rebuffer_penalty - smoothness_penalty == total``
+and ``sum(per_chunk) == total`` (up to float rounding).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = [
+    "HD_REWARDS",
+    "QoeAccumulator",
+    "QoeScore",
+    "QoeSummary",
+    "score_chunks",
+]
+
+HD_REWARDS = (1.0, 2.0, 3.0, 12.0, 15.0, 20.0)
+LIN_REBUFFER_PENALTY = 4.3
+LOG_REBUFFER_PENALTY = 2.66
+HD_REBUFFER_PENALTY = 8.0
+
+
+@dataclass(frozen=True, slots=True)
+class QoeScore:
+    """One QoE variant: total and its three components, plus per-chunk values."""
+
+    name: str
+    total: float
+    bitrate: float
+    rebuffer_penalty: float
+    smoothness_penalty: float
+    per_chunk: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class QoeSummary:
+    """Everything a session reports. Times in seconds, bitrates in bits per second."""
+
+    startup_delay_s: float
+    rebuffer_count: int
+    rebuffer_s: float
+    rebuffer_ratio: float
+    played_s: float
+    average_bitrate_bps: float
+    switches: int
+    switch_magnitude_bps: float
+    time_per_rung_s: tuple[float, ...]
+    chunks: int
+    first_scored_chunk: int
+    qoe_lin: QoeScore
+    qoe_log: QoeScore
+    qoe_hd: QoeScore | None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["time_per_rung_s"] = list(self.time_per_rung_s)
+        return d
+
+
+def _score(
+    name: str,
+    values: Sequence[float],
+    rebufs: Sequence[float],
+    first: int,
+    penalty: float,
+) -> QoeScore:
+    per: list[float] = []
+    b = r = s = 0.0
+    for k in range(first, len(values)):
+        v = values[k]
+        rb = penalty * rebufs[k]
+        sm = abs(v - values[k - 1]) if k > 0 else 0.0
+        b += v
+        r += rb
+        s += sm
+        per.append(v - rb - sm)
+    return QoeScore(name, b - r - s, b, r, s, tuple(per))
+
+
+def score_chunks(
+    rungs: Sequence[int],
+    rebuffers_s: Sequence[float],
+    bitrates_bps: Sequence[float],
+    first_scored_chunk: int = 0,
+) -> tuple[QoeScore, QoeScore, QoeScore | None]:
+    """QoE_lin, QoE_log and QoE_hd (None unless the ladder has 6 rungs) of a chunk sequence."""
+    mbps = [bitrates_bps[q] / 1e6 for q in rungs]
+    rmin = bitrates_bps[0] / 1e6
+    lin = _score("qoe_lin", mbps, rebuffers_s, first_scored_chunk, LIN_REBUFFER_PENALTY)
+    log = _score("qoe_log", [math.log(m / rmin) for m in mbps], rebuffers_s, first_scored_chunk, LOG_REBUFFER_PENALTY)
+    hd = None
+    if len(bitrates_bps) == len(HD_REWARDS):
+        hd = _score("qoe_hd", [HD_REWARDS[q] for q in rungs], rebuffers_s, first_scored_chunk, HD_REBUFFER_PENALTY)
+    return lin, log, hd
+
+
+class QoeAccumulator:
+    """Collects one session's playback facts; :meth:`summary` computes the metrics."""
+
+    __slots__ = (
+        "bitrates_bps",
+        "first_scored_chunk",
+        "rungs",
+        "durations",
+        "rebuffers",
+        "startup_s",
+        "stalls",
+        "_dropped",
+        "chunk",
+    )
+
+    chunk: Callable[[int, float, float], None]
+
+    def __init__(self, bitrates_bps: Sequence[float], first_scored_chunk: int = 0) -> None:
+        if first_scored_chunk < 0:
+            raise ValueError(f"first_scored_chunk must be >= 0, got {first_scored_chunk}")
+        self.bitrates_bps = tuple(bitrates_bps)
+        self.first_scored_chunk = first_scored_chunk
+        self.rungs: list[int] = []
+        self.durations: list[float] = []
+        self.rebuffers: list[float] = []
+        self.startup_s = 0.0
+        self.stalls = 0
+        self._dropped: list[tuple[int, int]] = []  # [start, end) chunk ranges flushed unplayed
+        self.chunk = self._chunk  # bound once: the engine calls it per segment
+
+    def _chunk(self, rung: int, duration_s: float, rebuffer_s: float) -> None:
+        """A segment entered the buffer (download order) after ``rebuffer_s`` of stall."""
+        self.rungs.append(rung)
+        self.durations.append(duration_s)
+        self.rebuffers.append(rebuffer_s)
+
+    def startup(self, seconds: float) -> None:
+        self.startup_s = seconds
+
+    def stall(self) -> None:
+        """A stall (after startup) began."""
+        self.stalls += 1
+
+    def seek(self, played_s: float) -> None:
+        """A seek flushed the buffer after ``played_s`` seconds of playback in total."""
+        first_unplayed = self._played_chunks(played_s)[1]
+        if first_unplayed < len(self.rungs):
+            self._dropped.append((first_unplayed, len(self.rungs)))
+
+    def _played_chunks(self, played_s: float) -> tuple[list[float], int]:
+        """Seconds played per chunk given the total played time, and the first unplayed chunk."""
+        out = [0.0] * len(self.rungs)
+        left = played_s
+        dropped = self._dropped
+        k = 0
+        n = len(self.rungs)
+        while k < n and left > 1e-9:
+            skip = next((e for s, e in dropped if s <= k < e), None)
+            if skip is not None:
+                k = skip
+                continue
+            take = min(self.durations[k], left)
+            out[k] = take
+            left -= take
+            k += 1
+        while k < n and any(s <= k < e for s, e in dropped):
+            k += 1
+        return out, k
+
+    def summary(self, played_s: float, stalled_s: float) -> QoeSummary:
+        """The metrics, given the session's total played and stalled seconds."""
+        rates = self.bitrates_bps
+        rungs = self.rungs
+        dur = self.durations
+        total_d = sum(dur)
+        avg = sum(rates[q] * d for q, d in zip(rungs, dur, strict=True)) / total_d if total_d else 0.0
+        switches = 0
+        magnitude = 0.0
+        for a, b in zip(rungs, rungs[1:], strict=False):
+            if a != b:
+                switches += 1
+                magnitude += abs(rates[b] - rates[a])
+        per_rung = [0.0] * len(rates)
+        played, _ = self._played_chunks(played_s)
+        for q, p in zip(rungs, played, strict=True):
+            per_rung[q] += p
+        lin, log, hd = score_chunks(rungs, self.rebuffers, rates, self.first_scored_chunk)
+        denom = stalled_s + played_s
+        return QoeSummary(
+            startup_delay_s=self.startup_s,
+            rebuffer_count=self.stalls,
+            rebuffer_s=stalled_s,
+            rebuffer_ratio=stalled_s / denom if denom > 0 else 0.0,
+            played_s=played_s,
+            average_bitrate_bps=avg,
+            switches=switches,
+            switch_magnitude_bps=magnitude,
+            time_per_rung_s=tuple(per_rung),
+            chunks=len(rungs),
+            first_scored_chunk=self.first_scored_chunk,
+            qoe_lin=lin,
+            qoe_log=log,
+            qoe_hd=hd,
+        )
