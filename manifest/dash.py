@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from .dash_segments import DEFAULT_LIVE_WINDOW_S, SegmentBudget, SegmentContext, build_segment_index
 from .dash_xml import (
@@ -154,14 +154,16 @@ class _MpdParser:
                 if u in seen:
                     continue
                 seen.add(u)
+                # an absolute BaseURL is a location of its own: it inherits nothing
+                inherit = parent if not urlsplit(text).scheme else BaseUrl("")
                 prio = local_attr(b, "priority")
                 weight = local_attr(b, "weight")
                 out.append(
                     BaseUrl(
                         u,
-                        b.get("serviceLocation") or parent.service_location,
-                        int(prio) if prio and prio.strip().isdigit() else parent.priority,
-                        int(weight) if weight and weight.strip().isdigit() else parent.weight,
+                        b.get("serviceLocation") or inherit.service_location,
+                        int(prio) if prio and prio.strip().isdigit() else inherit.priority,
+                        int(weight) if weight and weight.strip().isdigit() else inherit.weight,
                     )
                 )
                 if len(out) >= MAX_BASE_URL_ALTERNATIVES:

@@ -384,6 +384,10 @@ def _segment_template(
             n = start_number + i
             u = pattern.format(n=n, t=pto + i * d) if pattern else base
             segs.append(Segment(u, p0 + start_rel, dur, n, init=init))
+    if timeline and ctx.live_edge is not None and ctx.period_duration is None:
+        # live timeline: keep the time-shift window behind the live edge
+        oldest = p0 + ctx.live_edge - ctx.live_window
+        segs = [s for s in segs if s.start + s.duration >= oldest]
     return SegmentIndex(addressing, tuple(segs), init, None, timeline, timescale, ended=ended)
 
 
