@@ -11,6 +11,13 @@ from .base import (
     ThroughputSample,
 )
 from .errors import AbrError, PolicyConfigError
+from .registry import (
+    available_abandon_rules,
+    available_policies,
+    make_abandon_rule,
+    make_policy,
+    policy_factory,
+)
 
 __all__ = [
     "AbandonRule",
@@ -23,4 +30,9 @@ __all__ = [
     "Policy",
     "PolicyConfigError",
     "ThroughputSample",
+    "available_abandon_rules",
+    "available_policies",
+    "make_abandon_rule",
+    "make_policy",
+    "policy_factory",
 ]

@@ -1,0 +1,397 @@
+"""RobustMPC (Yin et al., "A Control-Theoretic Approach for Dynamic Adaptive
+Video Streaming over HTTP", SIGCOMM 2015), as Pensieve's evaluation runs it.
+
+After each chunk: throughput sample = chunk bytes / download seconds (latency
+included). Prediction = harmonic mean of the last <= 5 samples divided by
+``1 + max(last 5 relative errors)``, where an error is
+``|previous undiscounted harmonic mean - new sample| / new sample`` (the
+first decision records an error of 0, as Pensieve's ``mpc.py`` does).
+
+The plan enumerates every rung combination over the next ``min(5, chunks
+left)`` chunks: download time = size / prediction, rebuffer when it exceeds
+the buffer, then + one segment of buffer (no cap inside the plan). Score
+(QoE_lin, Pensieve): ``Σ Mbps − 4.3 Σ rebuffer_s − Σ |Δ Mbps|`` starting
+from the current rung. The first rung of the best plan is taken.
+
+Modes (:class:`RobustMpcConfig.mode`):
+
+- ``"corrected"`` (default): sizes of the chunks actually fetched next; ties
+  go to the first best plan in lexicographic order.
+- ``"pensieve"``: reproduces two quirks of Pensieve's ``mpc.py`` (QOE.md):
+  the sizes used are those one position later than the chunks fetched next
+  (clamped to the last known chunk), and among equal scores the combination
+  enumerated last (lexicographic order) wins. The error history is fresh per
+  policy instance (quirk 3, history carried across sessions, is not kept).
+
+Speed: the search is exact but not brute force per decision. Everything
+that depends only on the ladder (bitrate sums, switching sums per start rung
+for every combination) is precomputed once per ladder and horizon; per
+decision only the buffer/rebuffer recursion runs, vectorised with numpy over
+the tree of partial plans (level k holds n^k prefixes, children of a prefix
+are contiguous), so prefixes share their work. When no combination can
+rebuffer (buffer covers even the largest downloads), the answer depends on
+the ladder only and comes from a cache. Scores are combined in exactly the
+order Pensieve's code uses ``(Σbitrate/1e6 − 4.3·rebuffer) − Σswitch/1e6``,
+so ties are detected exactly as there (:func:`brute_force_plan` is the
+reference the tests compare against).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..base import AbrContext, Decision
+from ..errors import PolicyConfigError
+from ._common import SampleCursor, check_config, mbps
+
+MODES = ("corrected", "pensieve")
+FORMULAS = ("pensieve", "exact")
+
+
+@dataclass(frozen=True, slots=True)
+class RobustMpcConfig:
+    """RobustMPC parameters (Yin et al. 2015; values of Pensieve's ``mpc.py``).
+
+    horizon: chunks planned ahead (5).
+    throughput_window: samples in the harmonic mean (5).
+    error_window: past relative errors whose maximum discounts the prediction (5).
+    rebuffer_penalty: QoE_lin penalty per second of rebuffering, in Mbps-equivalents (4.3).
+    bitrate_unit_bps: unit of the bitrate terms of the score (1e6: Mbps).
+    mode: "corrected" (default) or "pensieve" (quirks (1) and (2) of QOE.md).
+    score_order: "pensieve" (default): combine the score terms in mpc.py's floating-point
+        order, so near-ties fall as in the reference implementations; "exact": integer-exact
+        bitrate terms, so true ties are ties (then broken by ``mode``'s rule).
+    """
+
+    horizon: int = 5
+    throughput_window: int = 5
+    error_window: int = 5
+    rebuffer_penalty: float = 4.3
+    bitrate_unit_bps: float = 1e6
+    mode: str = "corrected"
+    score_order: str = "pensieve"
+
+    def __post_init__(self) -> None:
+        check_config(self)
+        for name in ("horizon", "throughput_window", "error_window"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise PolicyConfigError(f"RobustMpcConfig.{name} must be an int >= 1, got {v!r}")
+        if self.horizon > 8:
+            raise PolicyConfigError("RobustMpcConfig.horizon must be <= 8 (n^horizon plans)")
+        if self.bitrate_unit_bps <= 0:
+            raise PolicyConfigError("RobustMpcConfig.bitrate_unit_bps must be > 0")
+        if self.score_order not in FORMULAS:
+            raise PolicyConfigError(
+                f"RobustMpcConfig.score_order must be one of {FORMULAS}, got {self.score_order!r}"
+            )
+        if self.mode not in MODES:
+            raise PolicyConfigError(
+                f"RobustMpcConfig.mode must be one of {MODES}, got {self.mode!r}"
+            )
+
+
+# ---------------------------------------------------------------------------
+# Plan search
+# ---------------------------------------------------------------------------
+#
+# Plans are numbered two ways. The public *lexicographic* index reads the
+# rungs of chunks 0..h-1 as base-n digits, chunk 0 most significant (the
+# order itertools.product enumerates them). Internally the tree is stored
+# with the *newest* chunk as the outer axis, so every level is one
+# broadcast ``buf[None, :] - dl[k][:, None]`` whose inner (contiguous) axis
+# is long; that numbering has chunk 0 as the least significant digit, and
+# ``lex_of`` maps it back for tie-breaking.
+#
+# Score formulas (both reproduce the reference loop bit for bit):
+#   "pensieve": (Σbitrate/unit − penalty·Σrebuffer) − Σ|Δbitrate|/unit  (mpc.py's order)
+#   "exact":    (Σbitrate − Σ|Δbitrate|)/unit − penalty·Σrebuffer
+# With integer bitrates "exact" sees true ties as ties; "pensieve" lets the
+# rounding of the two divisions break some of them.
+
+
+class _LadderTables:
+    """Per (ladder, horizon, unit) constants of the plan score for all n^h plans."""
+
+    __slots__ = (
+        "bitrate_term",
+        "lex_of",
+        "n",
+        "net_term",
+        "no_rebuffer_best",
+        "switch_term",
+        "zeros",
+    )
+
+    def __init__(self, bitrates: tuple[float, ...], horizon: int, unit: float) -> None:
+        n = len(bitrates)
+        self.n = n
+        rates = np.asarray(bitrates, dtype=float)
+        # lexicographic enumeration, then re-ordered to the internal numbering
+        combos = np.array(list(itertools.product(range(n), repeat=horizon)), dtype=np.intp)
+        weights = n ** np.arange(horizon)  # chunk k -> digit k (chunk 0 least significant)
+        internal = combos @ weights
+        order = np.argsort(internal)  # lexicographic index of each internal index
+        self.lex_of = order.astype(np.intp)
+        c = combos[order]  # combos in internal order
+        r = rates[c]
+        bsum = np.zeros(len(c))
+        for k in range(horizon):
+            bsum = bsum + r[:, k]
+        self.bitrate_term = bsum / unit
+        self.switch_term: list[np.ndarray] = []
+        self.net_term: list[np.ndarray] = []
+        for last in range(n):
+            s = np.abs(r[:, 0] - rates[last])
+            for k in range(1, horizon):
+                s = s + np.abs(r[:, k] - r[:, k - 1])
+            self.switch_term.append(s / unit)
+            self.net_term.append((bsum - s) / unit)
+        self.zeros = [np.zeros((n, n ** (k - 1))) for k in range(1, horizon + 1)]
+        # best plans when no plan can rebuffer: [formula][last] -> (first-best, last-best)
+        self.no_rebuffer_best: dict[str, list[tuple[int, int]]] = {}
+        for formula in FORMULAS:
+            best = []
+            for last in range(n):
+                score = self.score(formula, last, None, 0.0)
+                best.append((self._pick(score, False)[0], self._pick(score, True)[0]))
+            self.no_rebuffer_best[formula] = best
+
+    def score(self, formula: str, last: int, reb: np.ndarray | None, penalty: float) -> np.ndarray:
+        if reb is None:  # no rebuffer anywhere: penalty * 0.0 == 0.0
+            if formula == "pensieve":
+                return (self.bitrate_term - 0.0) - self.switch_term[last]
+            return self.net_term[last] - 0.0
+        if formula == "pensieve":
+            return (self.bitrate_term - penalty * reb) - self.switch_term[last]
+        return self.net_term[last] - penalty * reb
+
+    def _pick(self, score: np.ndarray, last_wins: bool) -> tuple[int, int]:
+        """(lexicographic index, internal index) of the first (or last) best plan."""
+        best = score.max()
+        ties = np.flatnonzero(score == best)
+        if ties.size == 1:
+            i = int(ties[0])
+            return int(self.lex_of[i]), i
+        lex = self.lex_of[ties]
+        j = int(np.argmax(lex)) if last_wins else int(np.argmin(lex))
+        return int(lex[j]), int(ties[j])
+
+
+_TABLES: dict[tuple[tuple[float, ...], int, float], _LadderTables] = {}
+
+
+def _tables(bitrates: tuple[float, ...], horizon: int, unit: float) -> _LadderTables:
+    key = (bitrates, horizon, unit)
+    t = _TABLES.get(key)
+    if t is None:
+        if len(_TABLES) > 64:
+            _TABLES.clear()
+        t = _LadderTables(bitrates, horizon, unit)
+        _TABLES[key] = t
+    return t
+
+
+def _rebuffer_tree(
+    t: _LadderTables, dl: np.ndarray, buffer_s: float, segment_s: float
+) -> np.ndarray:
+    """Total rebuffer of every plan (internal numbering), sharing work between prefixes."""
+    h = dl.shape[0]
+    zeros = t.zeros
+    z = zeros[0][:, 0]
+    x = buffer_s - dl[0]  # buffer left after the first download (negative: stall)
+    reb = z - np.minimum(x, z)  # 0.0 - (buf - d) == d - buf exactly
+    buf = np.maximum(x, z) + segment_s
+    for k in range(1, h):
+        z = zeros[k]
+        x = buf[None, :] - dl[k][:, None]  # (n, m): new chunk on the outer axis
+        reb = (reb[None, :] - np.minimum(x, z)).ravel()
+        if k < h - 1:
+            buf = (np.maximum(x, z) + segment_s).ravel()
+    return reb
+
+
+def _cannot_rebuffer(dl: np.ndarray, buffer_s: float, segment_s: float) -> bool:
+    """True when even the largest download at every step never empties the buffer."""
+    b = buffer_s
+    for d in dl.max(axis=1).tolist():
+        if b < d:
+            return False
+        b = b - d + segment_s
+    return True
+
+
+def best_plan(
+    bitrates: Sequence[float],
+    download_s: np.ndarray,
+    buffer_s: float,
+    segment_s: float,
+    last_rung: int,
+    *,
+    formula: str = "pensieve",
+    last_wins: bool = False,
+    rebuffer_penalty: float = 4.3,
+    unit: float = 1e6,
+) -> tuple[int, float]:
+    """Lexicographic index and score of the best plan; ties -> first (or last) best.
+
+    ``download_s[k][rung]`` is the download time of the k-th planned chunk.
+    Exactly the answer of :func:`brute_force_plan` with the same arguments.
+    """
+    download_s = np.asarray(download_s, dtype=float)
+    h = download_s.shape[0]
+    t = _tables(tuple(float(b) for b in bitrates), h, unit)
+    if _cannot_rebuffer(download_s, buffer_s, segment_s):
+        first, last = t.no_rebuffer_best[formula][last_rung]
+        lex = last if last_wins else first
+        score = t.score(formula, last_rung, None, rebuffer_penalty)
+        return lex, float(score[int(np.flatnonzero(t.lex_of == lex)[0])])
+    reb = _rebuffer_tree(t, download_s, buffer_s, segment_s)
+    score = t.score(formula, last_rung, reb, rebuffer_penalty)
+    lex, i = t._pick(score, last_wins)
+    return lex, float(score[i])
+
+
+def brute_force_plan(
+    bitrates: Sequence[float],
+    download_s: Sequence[Sequence[float]],
+    buffer_s: float,
+    segment_s: float,
+    last_rung: int,
+    *,
+    formula: str = "pensieve",
+    last_wins: bool = False,
+    rebuffer_penalty: float = 4.3,
+    unit: float = 1e6,
+) -> tuple[int, float]:
+    """Reference: enumerate every combination in order, like Pensieve's ``mpc.py`` loop."""
+    h = len(download_s)
+    n = len(bitrates)
+    best_idx, best = -1, -float("inf")
+    for idx, combo in enumerate(itertools.product(range(n), repeat=h)):
+        reb = 0.0
+        buf = buffer_s
+        bsum = 0.0
+        ssum = 0.0
+        last = last_rung
+        for k, c in enumerate(combo):
+            d = download_s[k][c]
+            if buf < d:
+                reb += d - buf
+                buf = 0.0
+            else:
+                buf -= d
+            buf += segment_s
+            bsum += bitrates[c]
+            ssum += abs(bitrates[c] - bitrates[last])
+            last = c
+        if formula == "pensieve":
+            score = (bsum / unit - rebuffer_penalty * reb) - ssum / unit
+        else:
+            score = (bsum - ssum) / unit - rebuffer_penalty * reb
+        if score > best or (last_wins and score == best):
+            best_idx, best = idx, score
+    return best_idx, best
+
+
+# ---------------------------------------------------------------------------
+# Policy
+# ---------------------------------------------------------------------------
+
+
+class RobustMpcPolicy:
+    """RobustMPC with a harmonic-mean predictor discounted by its recent max error."""
+
+    name = "robustmpc"
+
+    def __init__(self, config: RobustMpcConfig | None = None) -> None:
+        self.config = config or RobustMpcConfig()
+        if self.config.mode == "pensieve":
+            self.name = "robustmpc-pensieve"
+        self._cursor = SampleCursor()
+        self._errors: list[float] = []
+        self._last_prediction: float | None = None
+        self._window: list[float] = []
+
+    def _update_predictor(self, ctx: AbrContext) -> float | None:
+        cfg = self.config
+        fresh = self._cursor.new(ctx.samples)
+        if fresh:
+            for s in fresh:
+                if s.bytes > 0 and s.seconds > 0:
+                    self._window.append(8.0 * s.bytes / s.seconds)
+            if len(self._window) > cfg.throughput_window:
+                del self._window[: -cfg.throughput_window]
+            if self._window:
+                newest = self._window[-1]
+                prev = self._last_prediction
+                err = 0.0 if prev is None else abs(prev - newest) / newest
+                self._errors.append(err)
+                if len(self._errors) > cfg.error_window:
+                    del self._errors[: -cfg.error_window]
+                inv = 0.0
+                for v in self._window:
+                    inv += 1.0 / v
+                self._last_prediction = len(self._window) / inv
+        if self._last_prediction is None:
+            return None
+        return self._last_prediction / (1.0 + max(self._errors))
+
+    def decide(self, ctx: AbrContext) -> Decision:
+        cfg = self.config
+        top = ctx.top_rung
+        last = min(max(ctx.last_rung, 0), top)
+        prediction = self._update_predictor(ctx)
+        if prediction is None or not prediction > 0:
+            return Decision(last, self.name, f"no throughput sample yet: keep rung {last}")
+        left = ctx.segment_count - ctx.segment_index
+        h = min(cfg.horizon, left)
+        if h <= 0:
+            return Decision(last, self.name, "no segment left to plan: keep current rung")
+        n = top + 1
+        bitrates = tuple(float(b) for b in ctx.bitrates_bps[:n])
+        offset = 1 if cfg.mode == "pensieve" else 0
+        sizes = ctx.sizes
+        nsizes = len(sizes)
+        bytes_per_s = prediction / 8.0
+        dl = np.empty((h, n))
+        for k in range(h):
+            seg = ctx.segment_index + k + offset
+            if nsizes and seg >= nsizes:
+                seg = nsizes - 1  # pensieve mode looks one past the end: clamp
+            if 0 <= seg < nsizes:
+                row = sizes[seg]
+                for r in range(n):
+                    dl[k, r] = row[r] / bytes_per_s
+            else:
+                for r in range(n):
+                    dl[k, r] = ctx.segment_bytes(seg, r) / bytes_per_s
+        pensieve = cfg.mode == "pensieve"
+        idx, score = best_plan(
+            bitrates,
+            dl,
+            ctx.buffer_s,
+            ctx.segment_duration_s,
+            last,
+            formula=cfg.score_order,
+            last_wins=pensieve,
+            rebuffer_penalty=cfg.rebuffer_penalty,
+            unit=cfg.bitrate_unit_bps,
+        )
+        rung = idx // (n ** (h - 1))
+        plan = []
+        rest = idx
+        for k in range(h - 1, -1, -1):
+            plan.append(rest // (n**k))
+            rest %= n**k
+        return Decision(
+            rung,
+            self.name,
+            f"prediction {mbps(prediction)}"
+            f" (harmonic mean / (1 + max err {max(self._errors):.3f}));"
+            f" best {h}-chunk plan {plan} scores {score:.3f} at buffer {ctx.buffer_s:.2f}s",
+        )
