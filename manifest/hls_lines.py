@@ -23,26 +23,11 @@ _DECIMAL_INTEGER = re.compile(r"[0-9]{1,20}")
 _DECIMAL_FLOAT = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _BYTERANGE = re.compile(r"([0-9]{1,20})(?:@([0-9]{1,20}))?")
 
-MASTER_TAGS = (
-    "#EXT-X-STREAM-INF",
-    "#EXT-X-I-FRAME-STREAM-INF",
-    "#EXT-X-MEDIA:",
-    "#EXT-X-SESSION-DATA",
-    "#EXT-X-SESSION-KEY",
-    "#EXT-X-CONTENT-STEERING",
-)
-MEDIA_TAGS = (
-    "#EXTINF",
-    "#EXT-X-TARGETDURATION",
-    "#EXT-X-MEDIA-SEQUENCE",
-    "#EXT-X-BYTERANGE",
-    "#EXT-X-ENDLIST",
-    "#EXT-X-PLAYLIST-TYPE",
-    "#EXT-X-I-FRAMES-ONLY",
-    "#EXT-X-MAP",
-    "#EXT-X-PART:",
-    "#EXT-X-SKIP",
-)
+# A playlist is a master playlist when it has any of these; it must then have
+# no EXTINF (RFC 8216 4.1: a playlist with both MUST fail to parse).  Other
+# misplaced tags are ignored, as lenient players do.
+MASTER_TAGS = ("#EXT-X-STREAM-INF", "#EXT-X-I-FRAME-STREAM-INF", "#EXT-X-MEDIA:")
+MEDIA_TAGS = ("#EXTINF",)
 
 
 def parse_attributes(value: str) -> dict[str, str]:
@@ -197,20 +182,9 @@ def _scan_master(lines: list[str], first: int, out: Scan, url: str | None) -> No
                         where=_line(n),
                         url=url,
                     )
-            elif s.startswith("#EXT-X-MEDIA:"):
-                attrs = parse_attributes(s.partition(":")[2])
-                for name in ("TYPE", "GROUP-ID", "NAME"):
-                    if name not in attrs:
-                        raise ManifestValueError(
-                            f"EXT-X-MEDIA without the required {name} attribute",
-                            where=_line(n),
-                            url=url,
-                        )
             continue
         if pending is None:
-            raise ManifestSyntaxError(
-                f"URI {s[:60]!r} without a preceding EXT-X-STREAM-INF", where=_line(n), url=url
-            )
+            continue  # a stray URI line in a master playlist means nothing: ignored
         out.variant_lines.append(n)
         pending = None
     if pending is not None:
@@ -273,13 +247,6 @@ def _scan_media(lines: list[str], first: int, out: Scan, url: str | None) -> Non
                 )
             seq_line = n
             out.media_sequence = int(value)
-        elif tag == "#EXT-X-DISCONTINUITY-SEQUENCE":
-            if not _DECIMAL_INTEGER.fullmatch(value):
-                raise ManifestValueError(
-                    f"EXT-X-DISCONTINUITY-SEQUENCE {value[:30]!r} is not a decimal integer",
-                    where=_line(n),
-                    url=url,
-                )
         elif tag == "#EXT-X-BYTERANGE":
             if not _BYTERANGE.fullmatch(value):
                 raise ManifestValueError(
@@ -310,13 +277,7 @@ def _scan_media(lines: list[str], first: int, out: Scan, url: str | None) -> Non
             out.key_methods.add(method)
             if method == "NONE":
                 keys = {}
-            else:
-                if not attrs.get("URI"):
-                    raise ManifestValueError(
-                        f"EXT-X-KEY METHOD={method} without the required URI attribute",
-                        where=_line(n),
-                        url=url,
-                    )
+            else:  # a key without URI (a MUST violation) is kept with uri=None
                 fmt = attrs.get("KEYFORMAT") or "identity"
                 keys = {
                     **keys,
