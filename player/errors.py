@@ -42,6 +42,7 @@ class TraceError(ReplayError, ValueError):
         if line is not None:
             where = f"{where}:{line}"
         super().__init__(f"{where}: {message}")
+        self.detail = message
         self.source = source
         self.line = line
 

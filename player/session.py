@@ -32,7 +32,7 @@ import math
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from abr.base import AbrContext, Decision, DownloadReport, ThroughputSample
 from abr.base import DownloadProgress as AbrProgress
@@ -76,6 +76,30 @@ _EPS = 1e-9
 S = State
 
 
+def fast_constructor(cls: type) -> Any:
+    """A positional constructor for a frozen slots dataclass without ``__post_init__``.
+
+    Frozen dataclasses set each field through ``object.__setattr__``, which
+    costs about twice as much as writing the slots directly; the engine builds
+    a context, a sample and an action per segment, so it uses these. The
+    result is an ordinary, equal instance of ``cls``.
+    """
+    names = list(cls.__dataclass_fields__)
+    ns: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    for i, n in enumerate(names):
+        ns[f"_s{i}"] = getattr(cls, n).__set__
+    args = ", ".join(f"a{i}" for i in range(len(names)))
+    body = "".join(f"    _s{i}(o, a{i})\n" for i in range(len(names)))
+    exec(f"def make({args}):\n    o = _new(_cls)\n{body}    return o\n", ns)  # noqa: S102
+    return ns["make"]
+
+
+_new_context = fast_constructor(AbrContext)
+_new_sample = fast_constructor(ThroughputSample)
+_new_fetch = fast_constructor(FetchSegment)
+_new_wait = fast_constructor(Wait)
+
+
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     """Engine knobs. Seconds everywhere.
@@ -116,9 +140,8 @@ class EngineConfig:
             raise ValueError("EngineConfig: max_samples >= 1, retries >= 0, first_scored_chunk >= 0")
 
 
-@dataclass(frozen=True, slots=True)
-class SegmentRecord:
-    """One downloaded segment, for telemetry and analysis."""
+class SegmentRecord(NamedTuple):
+    """One downloaded segment, for telemetry and analysis (a named tuple: cheap to build)."""
 
     index: int
     rung: int
@@ -160,9 +183,7 @@ class SessionResult:
             "state": self.state,
             "failure": self.failure,
             "qoe": self.qoe.to_dict(),
-            "segments": [
-                {f: getattr(r, f) for f in SegmentRecord.__dataclass_fields__} for r in self.segments
-            ],
+            "segments": [r._asdict() for r in self.segments],
             "start_s": self.start_s,
             "end_s": self.end_s,
             "abandoned": [list(a) for a in self.abandoned],
@@ -229,7 +250,7 @@ class Session:
         self.in_flight: _InFlight | None = None
         self.last_rung = cfg.start_rung if cfg.start_rung is not None else 0
         self.samples: list[ThroughputSample] = []
-        self.records: list[tuple] = []
+        self.records: list[SegmentRecord] = []
         self.abandoned: list[tuple[float, int, int, str, str]] = []
         self.acc = QoeAccumulator(self._rates, cfg.first_scored_chunk)
         self.played = self.stalled = self.startup_wait = self.seek_wait = self.paused = 0.0
@@ -368,7 +389,7 @@ class Session:
             if self._state is S.PLAYING:
                 self.waiting = "end-of-stream"
                 self.wait_until = t + self.buffer
-                out.append(Wait(self.wait_until, "end-of-stream"))
+                out.append(_new_wait(self.wait_until, "end-of-stream"))
             return
         cfg = self.config
         excess = self.buffer - cfg.buffer_max_s
@@ -377,7 +398,7 @@ class Session:
             sleep = math.ceil(excess / step) * step if step > 0 else excess
             self.waiting = "buffer-full"
             self.wait_until = t + sleep
-            out.append(Wait(self.wait_until, "buffer-full"))
+            out.append(_new_wait(self.wait_until, "buffer-full"))
             return
         self._decide(out)
 
@@ -388,7 +409,7 @@ class Session:
             d = Decision(cfg.start_rung, _START_DECISION_RULE, "configured start rung")
         else:
             d = self.policy.decide(
-                AbrContext(
+                _new_context(
                     self._rates,
                     idx,
                     self._count,
@@ -423,10 +444,10 @@ class Session:
         self.next_index = idx + 1
         v = self.video
         if v.urls is None:
-            out.append(FetchSegment(idx, rung, size))
+            out.append(_new_fetch(idx, rung, size, None, None))
         else:
             br = v.byte_ranges[idx][rung] if v.byte_ranges is not None else None
-            out.append(FetchSegment(idx, rung, size, v.urls[idx][rung], br))
+            out.append(_new_fetch(idx, rung, size, v.urls[idx][rung], br))
 
     # ----- event handlers ---------------------------------------------
     def _on_start(self, ev: Start, out: list[Action]) -> None:
@@ -472,7 +493,7 @@ class Session:
         t = ev.t
         nbytes = f.size if ev.bytes is None else ev.bytes
         seconds = t - f.start
-        sample = ThroughputSample(nbytes, seconds, t)
+        sample = _new_sample(nbytes, seconds, t)
         samples = self.samples
         samples.append(sample)
         if len(samples) > self.config.max_samples:
@@ -486,8 +507,11 @@ class Session:
         self.acc.chunk(f.rung, dur, rebuf)
         self.last_rung = f.rung
         self.records.append(
-            (f.index, f.rung, nbytes, f.start, t, f.buffer, self.buffer, rebuf, f.rule, f.reason, sample.bps)
-        )
+            SegmentRecord(
+                f.index, f.rung, self._rates[f.rung], nbytes, f.start, t, f.buffer, self.buffer,
+                rebuf, f.rule, f.reason, 8.0 * nbytes / seconds if seconds > 0 else math.inf,
+            )
+        )  # fmt: skip
         st = self._state
         done = self.next_index >= self._count
         cfg = self.config
@@ -608,11 +632,7 @@ class Session:
     # ----- results -----------------------------------------------------
     def result(self) -> SessionResult:
         """The session so far (complete once :attr:`finished`)."""
-        rates = self._rates
-        segs = tuple(
-            SegmentRecord(r[0], r[1], rates[r[1]], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10])
-            for r in self.records
-        )
+        segs = tuple(self.records)
         end = self.end_t if self.finished else self.t
         return SessionResult(
             state=self._state.value,

@@ -106,6 +106,16 @@ def _number(text: str, what: str, source: str, line: int) -> float:
     return value
 
 
+def _checked(
+    src: str, name: str, times: list[float], bws: list[float], lats: list[float] | None = None
+) -> Trace:
+    """Build the Trace; a whole-trace problem is reported against the file."""
+    try:
+        return Trace(name, tuple(times), tuple(bws), None if lats is None else tuple(lats))
+    except TraceError as exc:
+        raise TraceError(exc.detail, src) from None
+
+
 def parse_pensieve_trace(text: str, name: str = "<trace>", source: str | None = None) -> Trace:
     """Parse ``time_s<TAB>Mbps`` lines (blank lines ignored; CRLF accepted)."""
     src = source or name
@@ -138,7 +148,7 @@ def parse_pensieve_trace(text: str, name: str = "<trace>", source: str | None = 
         times = [t - t0 for t in times]
     if times[-1] <= 0:
         raise TraceError("all samples have the same time: the trace spans no time", src, lines[-1])
-    return Trace(name, tuple(times), tuple(bws))
+    return _checked(src, name, times, bws)
 
 
 def parse_sabre_trace(data: object, name: str = "<trace>", source: str | None = None) -> Trace:
@@ -175,7 +185,7 @@ def parse_sabre_trace(data: object, name: str = "<trace>", source: str | None = 
     # sample i (i >= 1) carries period i-1; sample 0 is never used, copy period 0.
     bws.insert(0, bws[0])
     lats.insert(0, lats[0])
-    return Trace(name, tuple(times), tuple(bws), tuple(lats))
+    return _checked(src, name, times, bws, lats)
 
 
 def load_trace(path: str | Path) -> Trace:

@@ -175,6 +175,15 @@ class QoeAccumulator:
         out = [0.0] * len(self.rungs)
         left = played_s
         dropped = self._dropped
+        if not dropped:  # no seek: chunks play in order
+            k = 0
+            for k, d in enumerate(self.durations):  # noqa: B007
+                if left <= 1e-9:
+                    return out, k
+                take = d if d < left else left
+                out[k] = take
+                left -= take
+            return out, len(out)
         k = 0
         n = len(self.rungs)
         while k < n and left > 1e-9:
