@@ -192,7 +192,14 @@ def _media_index(
         seg_url = resolve(s["uri"])
         br = None
         if s.get("byterange"):
-            br = _byterange(s["byterange"], last_end.get(seg_url, 0))
+            try:
+                br = _byterange(s["byterange"], last_end.get(seg_url, 0))
+            except ValueError:
+                raise ManifestValueError(
+                    f"bad EXT-X-BYTERANGE {s['byterange'][:40]!r} for segment {s['uri'][:60]!r}",
+                    where=f"line {lines.segment_lines[i]}",
+                    url=url or None,
+                ) from None
             last_end[seg_url] = br.offset + br.length
         init = None
         section = s.get("init_section")

@@ -209,8 +209,16 @@ def write_hls(p: Presentation) -> dict[str, str]:
     variants: list[Rendition] = []
     iframes: list[Rendition] = []
     media: list[tuple[Track, Rendition, str]] = []  # (track, rendition, group)
+    # with no video ladder, audio renditions are the variants (an audio-only master)
+    has_video = any(
+        t.type in ("video", "unknown")
+        and t.group_id is None
+        and any(not r.iframe for r in t.renditions)
+        for t in p.tracks()
+    )
     for t in p.tracks():
-        alternate = t.type in ("audio", "text") or (t.group_id is not None and t.type == "video")
+        alternate = t.type == "text" or (t.type == "audio" and has_video)
+        alternate = alternate or (t.group_id is not None and t.type == "video")
         for r in t.renditions:
             if r.iframe:
                 iframes.append(r)
@@ -219,7 +227,7 @@ def write_hls(p: Presentation) -> dict[str, str]:
                 if t.group_id is None and len(t.renditions) > 1:
                     group = f"{t.type}-{r.id}"
                 media.append((t, r, group))
-            elif t.type in ("video", "unknown"):
+            elif t.type in ("video", "unknown", "audio"):
                 variants.append(r)
 
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]

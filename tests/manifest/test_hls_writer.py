@@ -229,3 +229,17 @@ def test_unwritable_presentations() -> None:
     bad = Rendition(id="x", bandwidth=1, codecs='av"c', segments=_index())
     with pytest.raises(ManifestError, match="quoted-string"):
         write_hls(_presentation(Track(id="v", type="video", renditions=(bad,))))
+
+
+def test_audio_only_ladder_becomes_the_variants() -> None:
+    a1 = Rendition(id="a64", bandwidth=64_000, codecs="mp4a.40.5", segments=_index("a64"))
+    a2 = Rendition(id="a128", bandwidth=128_000, codecs="mp4a.40.2", segments=_index("a128"))
+    files = write_hls(
+        _presentation(Track(id="radio", type="audio", renditions=(a1, a2), language="en"))
+    )
+    master = files["master.m3u8"]
+    assert "#EXT-X-MEDIA" not in master
+    assert master.count("#EXT-X-STREAM-INF") == 2
+    back = parse_hls(master, ROOT + "master.m3u8")
+    (t,) = back.tracks()
+    assert t.type == "audio" and [r.bandwidth for r in t.renditions] == [64_000, 128_000]
