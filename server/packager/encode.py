@@ -36,6 +36,7 @@ __all__ = ["AUDIO_BITRATE", "AUDIO_RATE", "EncodedRendition", "SegmentFile", "en
 AUDIO_BITRATE = 128_000  # bits per second
 AUDIO_RATE = 48_000  # Hz, output sample rate (stereo)
 X264_PRESET = "veryfast"
+_AAC_PRIMING = 1024  # FFmpeg's AAC encoder delay, used if no packet came out before the end
 _VIDEO_MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof+cmaf+skip_trailer"
 
 ProgressFn = Callable[[float, float], None]  # (seconds encoded, total seconds)
@@ -140,6 +141,7 @@ class _AudioOut:
         s.bit_rate = AUDIO_BITRATE
         self.stream = s
         self.samples = 0  # samples encoded so far
+        self.priming: int | None = None  # encoder delay, from the first packet's pts
         self.buffer = np.zeros((2, 0), dtype=np.float32)  # aligned, not yet encoded
         self.aligned = False
 
@@ -166,10 +168,22 @@ class _AudioOut:
         f.pts = self.samples
         f.time_base = Fraction(1, AUDIO_RATE)
         self.samples += chunk.shape[1]
-        self.container.mux(self.stream.encode(f))
+        self._mux(self.stream.encode(f))
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        if packets and self.priming is None and packets[0].pts is not None:
+            self.priming = max(0, -int(packets[0].pts))
+        self.container.mux(packets)
 
     def finish(self, total_samples: int) -> EncodedRendition:
-        """Pad with silence or cut to ``total_samples`` (the video's length), flush."""
+        """Pad with silence or cut to ``total_samples`` (the video's length), flush.
+
+        The encoder's priming samples (1024 for FFmpeg's AAC) count: the track's
+        timeline (tfdt, sample durations) then ends with the video's, and the
+        audio is cut that many samples (about 21 ms of padding) short.
+        """
+        priming = self.priming if self.priming is not None else _AAC_PRIMING
+        total_samples = max(1, total_samples - priming)
         missing = total_samples - self.samples - self.buffer.shape[1]
         if missing > 0:
             self.buffer = np.concatenate([self.buffer, np.zeros((2, missing), np.float32)], axis=1)
@@ -178,7 +192,7 @@ class _AudioOut:
         if rest > 0:
             self._frame(self.buffer[:, :rest])
         self.buffer = self.buffer[:, :0]
-        self.container.mux(self.stream.encode(None))
+        self._mux(self.stream.encode(None))
         self.container.close()
         (self.directory / "ffmpeg.mpd").unlink(missing_ok=True)
         init = (self.directory / "init.mp4").read_bytes()

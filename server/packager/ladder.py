@@ -85,19 +85,22 @@ def parse_ladder(spec: str) -> tuple[Rung, ...]:
         if bitrate < 10_000:
             raise PackagerError(f"bitrate of {item!r} too low (>= 10k)", where="--ladder")
         rungs.append(Rung(height, bitrate))
-    return validate_ladder(rungs)
+    return validate_ladder(rungs, where="--ladder")
 
 
-def validate_ladder(rungs: tuple[Rung, ...] | list[Rung]) -> tuple[Rung, ...]:
-    """Sorted by height, duplicates rejected."""
+def validate_ladder(
+    rungs: tuple[Rung, ...] | list[Rung], where: str = "ladder"
+) -> tuple[Rung, ...]:
+    """Sorted by height; empty ladders, duplicate heights, odd or non-positive
+    heights and non-positive bitrates are rejected."""
     if not rungs:
-        raise PackagerError("empty ladder", where="ladder")
+        raise PackagerError("empty ladder", where=where)
+    for r in rungs:
+        if not isinstance(r, Rung) or r.height <= 0 or r.bitrate <= 0 or r.height % 2:
+            raise PackagerError(f"bad rung {r!r}", where=where)
     heights = [r.height for r in rungs]
     if len(set(heights)) != len(heights):
-        raise PackagerError(f"duplicate rung heights in {heights}", where="ladder")
-    for r in rungs:
-        if r.height <= 0 or r.bitrate <= 0 or r.height % 2:
-            raise PackagerError(f"bad rung {r}", where="ladder")
+        raise PackagerError(f"duplicate rung heights in {heights}", where=where)
     return tuple(sorted(rungs, key=lambda r: r.height))
 
 

@@ -28,8 +28,11 @@ class SourceInfo:
 
 
 def _frame_rate(stream: av.video.stream.VideoStream) -> Fraction:
-    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
-        if rate and 1 <= float(rate) <= 240:
+    # guessed_rate (FFmpeg's av_guess_frame_rate) is the nominal rate of a
+    # variable-frame-rate file; average_rate would give e.g. 20.13 for 25 fps
+    # with dropped frames
+    for rate in (stream.guessed_rate, stream.average_rate, stream.base_rate):
+        if rate and 1 <= float(rate) <= 120:
             rate = Fraction(rate)
             # snap near-integers (29.999 -> 30); keep NTSC 30000/1001 etc. as they are
             if abs(rate - round(rate)) < Fraction(1, 1000):
