@@ -36,7 +36,7 @@ from typing import Any
 import m3u8
 
 from .errors import ManifestError, ManifestSyntaxError, ManifestValueError
-from .hls_lines import KeyTag, Scan, decode, scan
+from .hls_lines import KeyTag, Scan, decode, scan, substitute_variables
 from .hls_master import build_master
 from .hls_util import Resolver, protection
 from .model import (
@@ -97,7 +97,7 @@ def parse_media_playlist(text: str | bytes, url: str) -> SegmentIndex:
 # --------------------------------------------------------------------------
 def _load(text: str | bytes, url: str) -> tuple[Scan, dict[str, Any]]:
     where_url = url or None
-    s = decode(text, where_url)
+    s = substitute_variables(decode(text, where_url), url)
     lines = scan(s, where_url)
     try:
         data = m3u8.parse(s, custom_tags_parser=_skip_unused)

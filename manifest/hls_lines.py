@@ -97,6 +97,38 @@ def decode(text: str | bytes, url: str | None) -> str:
     return text.lstrip("\ufeff")
 
 
+_VAR_REF = re.compile(r"\{\$([A-Za-z0-9_-]+)\}")
+
+
+def substitute_variables(text: str, url: str | None) -> str:
+    """Apply EXT-X-DEFINE (NAME/VALUE and QUERYPARAM; RFC 8216bis 4.4.2.3).
+
+    A reference to a variable that is not defined (IMPORT needs the master
+    playlist, which a parser of one playlist does not have) is left as written.
+    Line numbers do not change.
+    """
+    if "#EXT-X-DEFINE:" not in text:
+        return text
+    from urllib.parse import parse_qs, urlsplit
+
+    variables: dict[str, str] = {}
+    out = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#EXT-X-DEFINE:"):
+            attrs = parse_attributes(stripped.partition(":")[2])
+            if "NAME" in attrs and "VALUE" in attrs:
+                variables[attrs["NAME"]] = attrs["VALUE"]
+            elif "QUERYPARAM" in attrs and url:
+                values = parse_qs(urlsplit(url).query).get(attrs["QUERYPARAM"])
+                if values:
+                    variables[attrs["QUERYPARAM"]] = values[0]
+        elif variables and "{$" in line:
+            line = _VAR_REF.sub(lambda m: variables.get(m.group(1), m.group(0)), line)
+        out.append(line)
+    return "\n".join(out)
+
+
 def _line(n: int) -> str:
     return f"line {n}"
 

@@ -115,7 +115,11 @@ def write_media_playlist(index: SegmentIndex, base_url: str) -> str:
     target_i = max(ceil, math.ceil(target) if target else 0, 1)
     uses_map = index.init is not None or any(s.init is not None for s in segs)
     uses_range = any(s.byte_range is not None for s in segs)
-    version = 7 if uses_map else 4 if uses_range or index.i_frames_only else 3
+    keyformat = any(
+        s.key is not None and (s.key.keyformat or s.key.method == "SAMPLE-AES") for s in segs
+    )
+    # RFC 8216 section 7: the lowest version that has every feature used
+    version = 6 if uses_map else 5 if keyformat else 4 if uses_range or index.i_frames_only else 3
     lines = ["#EXTM3U", f"#EXT-X-VERSION:{version}", f"#EXT-X-TARGETDURATION:{target_i}"]
     first_number = segs[0].number if segs else index.media_sequence
     if first_number:

@@ -335,3 +335,19 @@ def test_tolerated_deviations() -> None:
     )
     (s,) = parse_media_playlist(text, BASE).segments
     assert s.key is not None and s.key.method == "AES-128" and s.key.uri is None
+
+
+def test_variable_substitution() -> None:
+    text = (
+        "#EXTM3U\n"
+        '#EXT-X-DEFINE:NAME="host",VALUE="https://media.example.com"\n'
+        '#EXT-X-DEFINE:QUERYPARAM="token"\n'
+        "#EXT-X-TARGETDURATION:2\n"
+        '#EXT-X-MAP:URI="{$host}/init.mp4"\n'
+        "#EXTINF:2,\n{$host}/s1.m4s?t={$token}\n"
+        "#EXTINF:2,\n{$undefined}/s2.m4s\n"
+    )
+    idx = parse_media_playlist(text, "https://cdn.example.com/v/index.m3u8?token=abc")
+    assert idx.init is not None and idx.init.url == "https://media.example.com/init.mp4"
+    assert idx.segments[0].url == "https://media.example.com/s1.m4s?t=abc"
+    assert idx.segments[1].url.endswith("/v/{$undefined}/s2.m4s")

@@ -49,7 +49,7 @@ def _presentation(*tracks: Track, steering: ContentSteering | None = None) -> Pr
 def test_media_playlist_text() -> None:
     text = write_media_playlist(_index(), ROOT + "video/720p/index.m3u8")
     lines = text.splitlines()
-    assert lines[:2] == ["#EXTM3U", "#EXT-X-VERSION:7"]
+    assert lines[:2] == ["#EXTM3U", "#EXT-X-VERSION:6"]
     assert "#EXT-X-TARGETDURATION:3" in lines  # ceil(2.002)
     assert "#EXT-X-PLAYLIST-TYPE:VOD" in lines
     assert "#EXT-X-INDEPENDENT-SEGMENTS" in lines
