@@ -132,7 +132,7 @@ class QoeAccumulator:
         "rebuffers",
         "startup_s",
         "stalls",
-        "_dropped",
+        "_cut",
         "chunk",
     )
 
@@ -148,7 +148,7 @@ class QoeAccumulator:
         self.rebuffers: list[float] = []
         self.startup_s = 0.0
         self.stalls = 0
-        self._dropped: list[tuple[int, int]] = []  # [start, end) chunk ranges flushed unplayed
+        self._cut: dict[int, float] = {}  # chunk -> seconds it can play (cut by a seek)
         self.chunk = self._chunk  # bound once: the engine calls it per segment
 
     def _chunk(self, rung: int, duration_s: float, rebuffer_s: float) -> None:
@@ -165,39 +165,28 @@ class QoeAccumulator:
         self.stalls += 1
 
     def seek(self, played_s: float) -> None:
-        """A seek flushed the buffer after ``played_s`` seconds of playback in total."""
-        first_unplayed = self._played_chunks(played_s)[1]
-        if first_unplayed < len(self.rungs):
-            self._dropped.append((first_unplayed, len(self.rungs)))
+        """A seek flushed the buffer after ``played_s`` seconds of playback in total:
+        the chunk being played is cut where the playhead was, later ones never play."""
+        played = self._played_chunks(played_s)
+        cut = self._cut
+        for k, p in enumerate(played):
+            if p < cut.get(k, self.durations[k]):
+                cut[k] = p
 
-    def _played_chunks(self, played_s: float) -> tuple[list[float], int]:
-        """Seconds played per chunk given the total played time, and the first unplayed chunk."""
+    def _played_chunks(self, played_s: float) -> list[float]:
+        """Seconds played of each chunk, given the total played time (chunks play in order)."""
         out = [0.0] * len(self.rungs)
         left = played_s
-        dropped = self._dropped
-        if not dropped:  # no seek: chunks play in order
-            k = 0
-            for k, d in enumerate(self.durations):  # noqa: B007
-                if left <= 1e-9:
-                    return out, k
-                take = d if d < left else left
-                out[k] = take
-                left -= take
-            return out, len(out)
-        k = 0
-        n = len(self.rungs)
-        while k < n and left > 1e-9:
-            skip = next((e for s, e in dropped if s <= k < e), None)
-            if skip is not None:
-                k = skip
-                continue
-            take = min(self.durations[k], left)
+        cut = self._cut
+        for k, d in enumerate(self.durations):
+            if left <= 1e-9:
+                break
+            if cut:
+                d = cut.get(k, d)
+            take = d if d < left else left
             out[k] = take
             left -= take
-            k += 1
-        while k < n and any(s <= k < e for s, e in dropped):
-            k += 1
-        return out, k
+        return out
 
     def summary(self, played_s: float, stalled_s: float) -> QoeSummary:
         """The metrics, given the session's total played and stalled seconds."""
@@ -213,7 +202,7 @@ class QoeAccumulator:
                 switches += 1
                 magnitude += abs(rates[b] - rates[a])
         per_rung = [0.0] * len(rates)
-        played, _ = self._played_chunks(played_s)
+        played = self._played_chunks(played_s)
         for q, p in zip(rungs, played, strict=True):
             per_rung[q] += p
         lin, log, hd = score_chunks(rungs, self.rebuffers, rates, self.first_scored_chunk)
