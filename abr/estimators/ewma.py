@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from ..errors import PolicyConfigError
 
+MIN_SECONDS = 1e-6  # shorter downloads carry no usable rate (and would overflow)
+
 
 class Ewma:
     """One EWMA with a half-life in seconds of download time; values in bits per second."""
@@ -49,6 +51,8 @@ class Ewma:
         if self._total_weight <= 0.0:
             return 0.0
         zero_factor = 1.0 - 0.5 ** (self._total_weight / self.half_life_s)
+        if zero_factor <= 0.0:  # only negligibly short samples so far
+            return 0.0
         return self._estimate / zero_factor
 
 
@@ -86,7 +90,7 @@ class DualEwma:
 
     def add(self, nbytes: int, seconds: float) -> bool:
         """Feed one download; returns False when the sample was ignored."""
-        if nbytes < self.config.min_sample_bytes or not seconds > 0:
+        if nbytes < self.config.min_sample_bytes or not seconds >= MIN_SECONDS:
             return False
         bps = 8.0 * nbytes / seconds
         self._fast.sample(seconds, bps)

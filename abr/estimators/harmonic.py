@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import deque
 
 from ..errors import PolicyConfigError
+from .ewma import MIN_SECONDS
 
 
 def harmonic_mean(values: list[float] | tuple[float, ...]) -> float:
@@ -35,7 +36,7 @@ class HarmonicMean:
 
     def add(self, nbytes: int, seconds: float) -> bool:
         """Feed one download; samples with no bytes or no duration are ignored."""
-        if nbytes <= 0 or not seconds > 0:
+        if nbytes <= 0 or not seconds >= MIN_SECONDS:
             return False
         self._values.append(8.0 * nbytes / seconds)
         return True

@@ -12,6 +12,7 @@ import math
 from collections import deque
 
 from ..errors import PolicyConfigError
+from .ewma import MIN_SECONDS
 
 
 class SlidingPercentile:
@@ -33,7 +34,7 @@ class SlidingPercentile:
         self._values: deque[float] = deque(maxlen=window)
 
     def add(self, nbytes: int, seconds: float) -> bool:
-        if nbytes <= 0 or not seconds > 0:
+        if nbytes <= 0 or not seconds >= MIN_SECONDS:
             return False
         self._values.append(8.0 * nbytes / seconds)
         return True

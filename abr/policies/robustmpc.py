@@ -46,6 +46,7 @@ import numpy as np
 
 from ..base import AbrContext, Decision
 from ..errors import PolicyConfigError
+from ..estimators.ewma import MIN_SECONDS
 from ._common import SampleCursor, check_config, mbps
 
 MODES = ("corrected", "pensieve")
@@ -316,13 +317,15 @@ class RobustMpcPolicy:
         self._errors: list[float] = []
         self._last_prediction: float | None = None
         self._window: list[float] = []
+        #: the discounted throughput prediction (bits per second) used by the last decision
+        self.prediction_bps: float | None = None
 
     def _update_predictor(self, ctx: AbrContext) -> float | None:
         cfg = self.config
         fresh = self._cursor.new(ctx.samples)
         if fresh:
             for s in fresh:
-                if s.bytes > 0 and s.seconds > 0:
+                if s.bytes > 0 and s.seconds >= MIN_SECONDS:
                     self._window.append(8.0 * s.bytes / s.seconds)
             if len(self._window) > cfg.throughput_window:
                 del self._window[: -cfg.throughput_window]
@@ -346,6 +349,7 @@ class RobustMpcPolicy:
         top = ctx.top_rung
         last = min(max(ctx.last_rung, 0), top)
         prediction = self._update_predictor(ctx)
+        self.prediction_bps = prediction
         if prediction is None or not prediction > 0:
             return Decision(last, self.name, f"no throughput sample yet: keep rung {last}")
         left = ctx.segment_count - ctx.segment_index

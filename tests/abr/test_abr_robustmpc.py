@@ -1,0 +1,185 @@
+"""RobustMPC: hand-worked decisions, predictor, Pensieve quirks, exactness vs brute force."""
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from abr import AbrContext, ThroughputSample
+from abr.errors import PolicyConfigError
+from abr.policies import RobustMpcConfig, RobustMpcPolicy
+from abr.policies.robustmpc import best_plan, brute_force_plan
+
+TWO = (1e6, 2e6)
+
+
+def ctx(buffer_s, *, bitrates=TWO, index=1, count=3, last=0, samples=(), sizes=(), max_rung=None):
+    return AbrContext(
+        bitrates_bps=bitrates,
+        segment_index=index,
+        segment_count=count,
+        segment_duration_s=4.0,
+        buffer_s=buffer_s,
+        buffer_max_s=60.0,
+        last_rung=last,
+        samples=tuple(samples),
+        now_s=0.0,
+        max_rung=max_rung,
+        sizes=sizes,
+    )
+
+
+def sample(mbps, seconds=4.0, end=0.0):
+    return ThroughputSample(int(round(mbps * 1e6 / 8 * seconds)), seconds, end)
+
+
+def test_no_sample_keeps_current_rung():
+    d = RobustMpcPolicy().decide(ctx(0.0, last=1, index=0))
+    assert d.rung == 1 and "no throughput" in d.reason
+
+
+def test_two_chunk_plan_without_rebuffer():
+    # prediction 1.5 Mbit/s; downloads 2.67 s (1 Mbit/s) and 5.33 s (2 Mbit/s); buffer 20 s:
+    # [0,0] = 2, [0,1] = 3 - 1 = 2, [1,0] = 3 - 1 - 1 = 1, [1,1] = 4 - 1 = 3 -> rung 1
+    p = RobustMpcPolicy()
+    d = p.decide(ctx(20.0, samples=[sample(1.5)]))
+    assert d.rung == 1
+    assert p.prediction_bps == pytest.approx(1.5e6)
+    assert "[1, 1]" in d.reason
+
+
+def test_two_chunk_plan_with_rebuffer():
+    # buffer 3 s: [0,0] no stall = 2; [0,1] stalls 1 s = 3 - 1 - 4.3 = -2.3;
+    # [1,0] stalls 2.33 s = -9.03; [1,1] stalls 3.67 s = -12.77 -> rung 0
+    assert RobustMpcPolicy().decide(ctx(3.0, samples=[sample(1.5)])).rung == 0
+
+
+def test_prediction_discounted_by_max_error():
+    p = RobustMpcPolicy()
+    s1, s2 = sample(1.0, end=4.0), sample(2.0, end=8.0)
+    p.decide(ctx(10.0, samples=[s1]))
+    assert p.prediction_bps == pytest.approx(1e6)  # first error is 0
+    p.decide(ctx(10.0, samples=[s1, s2], index=2))
+    # error |1 - 2| / 2 = 0.5; harmonic(1, 2) = 4/3 Mbit/s; / 1.5
+    assert p.prediction_bps == pytest.approx((4 / 3) / 1.5 * 1e6)
+    # the same samples again: no new error, same prediction
+    p.decide(ctx(10.0, samples=[s1, s2], index=2))
+    assert p.prediction_bps == pytest.approx((4 / 3) / 1.5 * 1e6)
+
+
+def test_harmonic_window_and_error_window():
+    p = RobustMpcPolicy()
+    samples = []
+    for i, mbps in enumerate([8, 1, 1, 1, 1, 1, 1]):
+        samples.append(sample(mbps, end=float(i)))
+        p.decide(ctx(10.0, samples=samples, index=1, count=48))
+    # window of 5 ones -> 1 Mbit/s; errors: ..., |h_prev - 1| / 1 for the last five decisions
+    assert p._window == [1e6] * 5
+    assert len(p._errors) == 5
+    harmonic_after_2 = 2 / (1 / 8e6 + 1 / 1e6)
+    assert max(p._errors) == pytest.approx(abs(harmonic_after_2 - 1e6) / 1e6)
+
+
+def test_fresh_history_per_instance():
+    a = RobustMpcPolicy()
+    a.decide(ctx(10.0, samples=[sample(1.0)]))
+    a.decide(ctx(10.0, samples=[sample(1.0), sample(5.0, end=1.0)]))
+    b = RobustMpcPolicy()
+    b.decide(ctx(10.0, samples=[sample(1.0)]))
+    assert b._errors == [0.0]
+
+
+def test_pensieve_mode_uses_sizes_one_later():
+    # segment 1's top rung is enormous, segment 2 is normal
+    sizes = ((500_000, 1_000_000), (500_000, 100_000_000), (500_000, 1_000_000))
+    c = ctx(20.0, samples=[sample(1.5)], sizes=sizes)
+    assert RobustMpcPolicy().decide(c).rung == 0
+    # pensieve mode plans with segments 2 and 3 (clamped to 2): [1, 1] scores 3
+    assert RobustMpcPolicy(RobustMpcConfig(mode="pensieve")).decide(c).rung == 1
+
+
+def test_ties_first_best_vs_last_best():
+    # last segment, big buffer: R_c - |R_c - R_0| = 1 Mbit/s for every rung -> a 3-way tie
+    three = (1e6, 2e6, 3e6)
+    c = ctx(30.0, bitrates=three, index=2, count=3, samples=[sample(10.0)])
+    assert RobustMpcPolicy().decide(c).rung == 0
+    assert RobustMpcPolicy(RobustMpcConfig(mode="pensieve")).decide(c).rung == 2
+
+
+def test_max_rung_cap_and_end_of_video():
+    c = ctx(30.0, samples=[sample(100.0)], bitrates=(1e6, 2e6, 4e6), max_rung=1, count=48)
+    assert RobustMpcPolicy().decide(c).rung == 1
+    end = ctx(30.0, samples=[sample(1.0)], index=3, count=3)
+    assert RobustMpcPolicy().decide(end).rung == 0  # nothing left to plan: keep last
+
+
+def test_config_validation():
+    for bad in (
+        {"horizon": 0},
+        {"mode": "x"},
+        {"rebuffer_penalty": -1.0},
+        {"score_order": "y"},
+        {"horizon": 9},
+        {"throughput_window": 1.5},
+    ):
+        with pytest.raises(PolicyConfigError):
+            RobustMpcConfig(**bad)
+
+
+# -- exactness of the fast search ---------------------------------------------------------------
+
+
+@st.composite
+def plan_problems(draw):
+    n = draw(st.integers(1, 6))
+    max_h = max(h for h in range(1, 6) if n**h <= 7776)
+    h = draw(st.integers(1, max_h))
+    kbps = sorted(draw(st.sets(st.integers(50, 20_000), min_size=n, max_size=n)))
+    bitrates = [1000.0 * k for k in kbps]
+    segment_s = draw(st.sampled_from([1.0, 2.0, 4.0, 6.0]))
+    scale = draw(st.sampled_from([0.01, 0.5, 2.0, 8.0]))
+    dl = draw(
+        st.lists(
+            st.lists(st.floats(0, 3, allow_nan=False), min_size=n, max_size=n),
+            min_size=h,
+            max_size=h,
+        )
+    )
+    dl = [[scale * x for x in row] for row in dl]
+    if draw(st.booleans()):  # sizes grow with the rung, as in real ladders
+        dl = [sorted(row) for row in dl]
+    buffer_s = draw(st.sampled_from([0.0, 0.5, 4.0, 10.0, 30.0, 100.0]))
+    last = draw(st.integers(0, n - 1))
+    return bitrates, dl, buffer_s, segment_s, last
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan_problems(), st.sampled_from(["pensieve", "exact"]), st.booleans())
+def test_fast_search_equals_brute_force(problem, formula, last_wins):
+    bitrates, dl, buffer_s, segment_s, last = problem
+    fast = best_plan(
+        bitrates, np.array(dl), buffer_s, segment_s, last, formula=formula, last_wins=last_wins
+    )
+    slow = brute_force_plan(
+        bitrates, dl, buffer_s, segment_s, last, formula=formula, last_wins=last_wins
+    )
+    assert fast == slow
+
+
+def test_fast_search_equals_brute_force_full_size_random():
+    rng = np.random.default_rng(7)
+    bitrates = [300e3, 750e3, 1200e3, 1850e3, 2850e3, 4300e3]
+    for _ in range(25):
+        pred = rng.uniform(0.2e6, 6e6) / 8
+        sizes = np.array(bitrates) * 4 / 8 * rng.uniform(0.8, 1.2, size=(5, 6))
+        dl = sizes / pred
+        buf = float(rng.uniform(0, 40))
+        last = int(rng.integers(0, 6))
+        for formula, last_wins in itertools.product(["pensieve", "exact"], [False, True]):
+            assert best_plan(
+                bitrates, dl, buf, 4.0, last, formula=formula, last_wins=last_wins
+            ) == brute_force_plan(
+                bitrates, dl.tolist(), buf, 4.0, last, formula=formula, last_wins=last_wins
+            )
