@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
 
 from .dash_segments import DEFAULT_LIVE_WINDOW_S, SegmentBudget, SegmentContext, build_segment_index
 from .dash_xml import (
+    has_scheme,
     load_mpd_root,
     local_attr,
     parse_bool,
@@ -40,6 +40,7 @@ from .dash_xml import (
     parse_duration,
     parse_frame_rate,
     parse_uint,
+    resolve_url,
     split_tag,
     strip_namespace,
 )
@@ -150,12 +151,16 @@ class _MpdParser:
         for parent in parents:
             for b in elems:
                 text = (b.text or "").strip()
-                u = urljoin(parent.url, text) if text else parent.url
+                u = (
+                    resolve_url(parent.url, text, where="BaseURL", url=self.err_url)
+                    if text
+                    else parent.url
+                )
                 if u in seen:
                     continue
                 seen.add(u)
                 # an absolute BaseURL is a location of its own: it inherits nothing
-                inherit = parent if not urlsplit(text).scheme else BaseUrl("")
+                inherit = parent if not has_scheme(text) else BaseUrl("")
                 prio = local_attr(b, "priority")
                 weight = local_attr(b, "weight")
                 out.append(
@@ -251,12 +256,14 @@ class _MpdParser:
         qbs = cs.get("queryBeforeStart")
         proxy = cs.get("proxyServerURL")
         return ContentSteering(
-            server_uri=urljoin(self.url, server),
+            server_uri=resolve_url(self.url, server, where=where, url=self.err_url),
             default_pathway=cs.get("defaultServiceLocation"),
             query_before_start=parse_bool(qbs, where=where + "@queryBeforeStart", url=self.err_url)
             if qbs is not None
             else False,
-            proxy_server_url=urljoin(self.url, proxy.strip()) if proxy else None,
+            proxy_server_url=resolve_url(self.url, proxy.strip(), where=where, url=self.err_url)
+            if proxy
+            else None,
         )
 
     def _period_timings(self, els: list[ET.Element], mpd_duration: float | None) -> list[_Timing]:
@@ -425,7 +432,9 @@ class _MpdParser:
             if low in ("laurl", "la_url") and licence is None:
                 target = (child.text or "").strip() or (child.get("licenseUrl") or "").strip()
                 if target:
-                    licence = urljoin(self.url, target)
+                    licence = resolve_url(
+                        self.url, target, where="ContentProtection", url=self.err_url
+                    )
             elif low == "pssh" and pssh is None and child.text:
                 pssh = "".join(child.text.split())
         return ContentProtection(

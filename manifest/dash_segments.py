@@ -24,9 +24,8 @@ import math
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from urllib.parse import urljoin
 
-from .dash_xml import parse_int, parse_range, parse_uint
+from .dash_xml import parse_int, parse_range, parse_uint, resolve_url
 from .errors import ManifestValueError
 from .model import Addressing, ByteRange, InitSegment, Segment, SegmentIndex
 
@@ -151,7 +150,7 @@ def compile_template(template: str, ctx: SegmentContext) -> str:
             out.append(_MARK.format(len(fields)))
             fields.append("{" + ("n" if name == "Number" else "t") + spec + "}")
     out.append(template[pos:])
-    joined = urljoin(ctx.base_url, "".join(out))
+    joined = resolve_url(ctx.base_url, "".join(out), where=ctx.where, url=ctx.url)
     joined = joined.replace("{", "{{").replace("}", "}}")
     for i, f in enumerate(fields):
         joined = joined.replace(_MARK.format(i), f)
@@ -172,7 +171,7 @@ def _init_segment(merged: _Merged, ctx: SegmentContext) -> InitSegment | None:
     if ini is None:
         return None
     src = ini.get("sourceURL")
-    url = urljoin(ctx.base_url, src.strip()) if src else ctx.base_url
+    url = resolve_url(ctx.base_url, src.strip(), where=where, url=ctx.url) if src else ctx.base_url
     rng = ini.get("range")
     br = (
         ByteRange(*parse_range(rng, where=where + "/Initialization@range", url=ctx.url))
@@ -425,7 +424,7 @@ def _segment_list(
     for i, su in enumerate(urls[: len(times)] if timeline else urls):
         where = f"{ctx.where}/SegmentList/SegmentURL[{i + 1}]"
         media = su.get("media")
-        u = urljoin(base, media.strip()) if media else base
+        u = resolve_url(base, media.strip(), where=where, url=ctx.url) if media else base
         mr = su.get("mediaRange")
         br = ByteRange(*parse_range(mr, where=where + "@mediaRange", url=ctx.url)) if mr else None
         start, dur = times[i]

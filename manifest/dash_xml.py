@@ -13,6 +13,7 @@ import math
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
 from xml.parsers import expat
 
 from .errors import ManifestSyntaxError, ManifestValueError
@@ -73,7 +74,7 @@ def load_mpd_root(text: str | bytes, url: str | None) -> ET.Element:
             where=f"line {exc.lineno}, column {exc.offset}",
             url=url,
         ) from None
-    except (ValueError, UnicodeError) as exc:
+    except (ValueError, UnicodeError, LookupError) as exc:  # LookupError: unknown encoding
         raise ManifestSyntaxError(f"not decodable XML: {exc}", url=url) from None
     # 2. the tree itself (the C parser; fast).
     try:
@@ -108,6 +109,21 @@ def local_attr(el: ET.Element, local: str) -> str | None:
         if k.endswith(suffix):
             return val
     return None
+
+
+def resolve_url(base: str, ref: str, *, where: str, url: str | None) -> str:
+    """``ref`` resolved against ``base``; a malformed URL raises ManifestValueError."""
+    try:
+        return urljoin(base, ref)
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL"
+        raise ManifestValueError(f"invalid URL {ref!r}: {exc}", where=where, url=url) from None
+
+
+def has_scheme(ref: str) -> bool:
+    try:
+        return bool(urlsplit(ref).scheme)
+    except ValueError:
+        return False
 
 
 # ----------------------------------------------------------------------------- xs:duration
