@@ -120,6 +120,29 @@ def ladders(draw: st.DrawFn) -> Presentation:
                 autoselect=True,
             )
         )
+    if draw(st.booleans()):
+        idx = draw(segment_indexes("subs/en"))
+        subs = Rendition(id="subs-en", bandwidth=0, uri=ROOT + "subs/en/index.m3u8", segments=idx)
+        tracks.append(
+            Track(
+                id="subs-en",
+                type="text",
+                renditions=(subs,),
+                language="en",
+                name="English CC",
+                group_id="subs",
+                roles=("subtitle",),
+            )
+        )
+    if draw(st.booleans()):
+        idx = draw(segment_indexes("video/iframes"))
+        idx = SegmentIndex(
+            addressing="hls", segments=idx.segments, init=idx.init, i_frames_only=True
+        )
+        iframe = Rendition(
+            id="iframes", bandwidth=90_000, width=640, height=360, iframe=True, segments=idx
+        )
+        tracks.append(Track(id="iframes", type="video", renditions=(iframe,)))
     return Presentation(
         format="hls",
         kind="hls-master",
@@ -158,8 +181,10 @@ def _same_index(got: SegmentIndex | None, want: SegmentIndex) -> None:
 def test_write_then_parse_round_trips(p: Presentation) -> None:
     files = write_hls(p)
     back = _resolve_all(files)
-    want_video = p.renditions("video")
-    got_video = sorted(back.renditions("video"), key=lambda r: int(r.id[1:]))
+    want_video = [r for r in p.renditions("video") if not r.iframe]
+    got_video = sorted(
+        (r for r in back.renditions("video") if not r.iframe), key=lambda r: int(r.id[1:])
+    )
     assert [r.bandwidth for r in got_video] == [r.bandwidth for r in want_video]
     assert [r.average_bandwidth for r in got_video] == [r.average_bandwidth for r in want_video]
     assert [(r.width, r.height) for r in got_video] == [(r.width, r.height) for r in want_video]
@@ -187,6 +212,25 @@ def test_write_then_parse_round_trips(p: Presentation) -> None:
         _same_index(g_t.renditions[0].segments, w_idx)
         # variants reference the audio group
         assert all(r.audio_group == w_t.group_id for r in got_video)
+    want_text = p.tracks("text")
+    got_text = back.tracks("text")
+    assert [(t.language, t.name, t.group_id, t.roles) for t in got_text] == [
+        (t.language, t.name, t.group_id, t.roles) for t in want_text
+    ]
+    for g_t, w_t in zip(got_text, want_text, strict=True):
+        w_idx = w_t.renditions[0].segments
+        assert w_idx is not None
+        _same_index(g_t.renditions[0].segments, w_idx)
+        assert all(r.subtitle_group == w_t.group_id for r in got_video)
+    want_iframes = [r for r in p.renditions("video") if r.iframe]
+    got_iframes = [r for r in back.renditions("video") if r.iframe]
+    assert [(r.bandwidth, r.width, r.height) for r in got_iframes] == [
+        (r.bandwidth, r.width, r.height) for r in want_iframes
+    ]
+    for g, w in zip(got_iframes, want_iframes, strict=True):
+        assert w.segments is not None and g.segments is not None
+        assert g.segments.i_frames_only
+        _same_index(g.segments, w.segments)
 
 
 # ---------------------------------------------------------------- robustness
