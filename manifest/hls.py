@@ -109,6 +109,7 @@ def _load(text: str | bytes, url: str) -> tuple[Scan, dict[str, Any]]:
 # Tags abrkit does not read (or reads itself in hls_lines): m3u8 never sees them,
 # so a malformed date or SCTE-35 cue cannot fail an otherwise playable playlist.
 _UNUSED = (
+    "#EXT-X-TARGETDURATION",  # read by hls_lines.scan (m3u8 wants an int)
     "#EXT-X-PROGRAM-DATE-TIME",
     "#EXT-X-DATERANGE",
     "#EXT-X-CUE",
@@ -243,7 +244,7 @@ def _media_index(
         addressing="hls",
         segments=tuple(segments),
         init=first_init,
-        target_duration=float(lines.target_duration) if lines.target_duration is not None else None,
+        target_duration=lines.target_duration,
         media_sequence=media_sequence,
         ended=bool(data.get("is_endlist")),
         playlist_type=playlist_type.upper() if playlist_type else None,

@@ -76,7 +76,7 @@ class Scan:
     segment_keys: list[tuple[KeyTag, ...]] = field(default_factory=list)
     key_methods: set[str] = field(default_factory=set)
     part_count: int = 0
-    target_duration: int | None = None
+    target_duration: float | None = None
     media_sequence: int | None = None
     # master playlists: line of each EXT-X-STREAM-INF URI
     variant_lines: list[int] = field(default_factory=list)
@@ -157,9 +157,10 @@ def scan(text: str, url: str | None) -> Scan:
         first += 1
     if first == len(lines):
         raise ManifestSyntaxError("empty playlist", where="line 1", url=url)
-    if lines[first].strip() != "#EXTM3U":
+    head = lines[first].strip()
+    if not head.startswith("#EXTM3U") or (len(head) > 7 and not head[7].isspace()):
         raise ManifestSyntaxError(
-            f"first line must be #EXTM3U, found {lines[first].strip()[:40]!r}",
+            f"first line must be #EXTM3U, found {head[:40]!r}",
             where=_line(first + 1),
             url=url,
         )
@@ -257,13 +258,15 @@ def _scan_media(lines: list[str], first: int, out: Scan, url: str | None) -> Non
                 )
             extinf = n  # a repeated EXTINF before the URI: the later one wins
         elif tag == "#EXT-X-TARGETDURATION":
-            if not _DECIMAL_INTEGER.fullmatch(value):
+            # RFC 8216 says decimal-integer; a fraction ("6.0") is tolerated like
+            # hls.js does, anything else (NaN, -1, empty) is an error
+            if not _DECIMAL_FLOAT.fullmatch(value) or not math.isfinite(float(value)):
                 raise ManifestValueError(
                     f"EXT-X-TARGETDURATION {value[:30]!r} is not a decimal integer",
                     where=_line(n),
                     url=url,
                 )
-            out.target_duration = int(value)
+            out.target_duration = float(value)
         elif tag == "#EXT-X-MEDIA-SEQUENCE":
             if seq_line is not None:
                 raise ManifestSyntaxError(

@@ -351,3 +351,10 @@ def test_variable_substitution() -> None:
     assert idx.init is not None and idx.init.url == "https://media.example.com/init.mp4"
     assert idx.segments[0].url == "https://media.example.com/s1.m4s?t=abc"
     assert idx.segments[1].url.endswith("/v/{$undefined}/s2.m4s")
+
+
+def test_fractional_target_duration_and_extm3u_with_trailing_text() -> None:
+    text = "#EXTM3U  \n#EXT-X-TARGETDURATION:6.0\n#EXTINF:6,\na.ts\n"
+    assert parse_media_playlist(text, BASE).target_duration == 6.0
+    with pytest.raises(ManifestSyntaxError, match="line 1"):
+        parse_hls("#EXTM3Ux\n#EXT-X-TARGETDURATION:6\n", BASE)
