@@ -13,7 +13,8 @@ made explicit and stateless:
   ``(times_s[i-1], times_s[i]]``; sample 0's bandwidth is never used.
 * A request for ``N`` bytes at ``pos``: first a latency ``L``
   (``NetworkConfig.latency_s``, or the trace's per-sample latency at ``pos``
-  when the trace has one and ``use_trace_latency``). If ``latency_advances_trace`` the position moves by
+  when the trace has one and ``use_trace_latency``). If ``latency_advances_trace``
+  the position moves by
   ``L`` with no bytes flowing; if not (Pensieve), the position stays. Then
   bytes flow from the position until ``N`` are delivered (an exact fit ends
   after any following zero-bandwidth samples, as in Pensieve's loop).
@@ -88,7 +89,17 @@ _CACHE_SIZE = 2048
 class Link:
     """A trace under a :class:`NetworkConfig`, precomputed for O(log n) queries."""
 
-    __slots__ = ("trace", "config", "times", "rate", "cum", "period_s", "period_bytes", "_lat", "_fixed_lat")
+    __slots__ = (
+        "trace",
+        "config",
+        "times",
+        "rate",
+        "cum",
+        "period_s",
+        "period_bytes",
+        "_lat",
+        "_fixed_lat",
+    )
 
     def __init__(self, trace: Trace, config: NetworkConfig) -> None:
         self.trace = trace

@@ -86,7 +86,9 @@ def replay(
     handle = session.handle
     progress = preset.progress_interval_s if abandon_rules else 0.0
     if abandon_rules and not progress > 0:
-        raise ReplayError(f"preset {preset.name!r}: progress_interval_s must be > 0 with abandon rules")
+        raise ReplayError(
+            f"preset {preset.name!r}: progress_interval_s must be > 0 with abandon rules"
+        )
     pos = 0.0
     actions = handle(Start(0.0))
     while not session.finished:
@@ -110,7 +112,9 @@ def replay(
             pos = link.advance(pos, wait.until_s - session.t)
             actions = handle(Tick(wait.until_s))
         else:  # pragma: no cover - the engine always asks for something until it finishes
-            raise ReplayError(f"engine in state {session.state} asked for nothing (trace {trace.name})")
+            raise ReplayError(
+                f"engine in state {session.state} asked for nothing (trace {trace.name})"
+            )
     return session.result()
 
 

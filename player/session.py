@@ -137,7 +137,9 @@ class EngineConfig:
             if not v > 0:
                 raise ValueError(f"EngineConfig.{name} must be > 0, got {v!r}")
         if self.max_samples < 1 or self.max_download_retries < 0 or self.first_scored_chunk < 0:
-            raise ValueError("EngineConfig: max_samples >= 1, retries >= 0, first_scored_chunk >= 0")
+            raise ValueError(
+                "EngineConfig: max_samples >= 1, retries >= 0, first_scored_chunk >= 0"
+            )
 
 
 class SegmentRecord(NamedTuple):
@@ -176,7 +178,9 @@ class SessionResult:
     startup_s: float
     seeking_s: float
     paused_s: float
-    abandoned: tuple[tuple[float, int, int, str, str], ...] = field(default=())  # t, seg, rung, rule, reason
+    abandoned: tuple[tuple[float, int, int, str, str], ...] = field(
+        default=()
+    )  # t, seg, rung, rule, reason
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -193,7 +197,9 @@ class SessionResult:
 class _InFlight:
     __slots__ = ("index", "rung", "size", "start", "buffer", "rule", "reason")
 
-    def __init__(self, index: int, rung: int, size: int, start: float, buffer: float, d: Decision) -> None:
+    def __init__(
+        self, index: int, rung: int, size: int, start: float, buffer: float, d: Decision
+    ) -> None:
         self.index = index
         self.rung = rung
         self.size = size
@@ -330,7 +336,7 @@ class Session:
         out.append(End(t))
 
     def _advance(self, t: float, out: list[Action]) -> None:
-        """Let time pass from ``self.t`` to ``t``; a stall-limit failure is dated when it happened."""
+        """Let time pass from ``self.t`` to ``t``; a stall-limit failure is dated when due."""
         last = self.t
         dt = t - last
         if dt < 0:
@@ -521,10 +527,9 @@ class Session:
                     self.acc.startup(t - self.start_t)
                 self._set(S.PLAYING)
                 out.append(Play(t))
-        elif st is S.REBUFFERING:
-            if self.buffer >= cfg.rebuffer_resume_s - _EPS or done:
-                self._set(S.PLAYING)
-                out.append(StallEnded(t, t - self.stall_start))
+        elif st is S.REBUFFERING and (self.buffer >= cfg.rebuffer_resume_s - _EPS or done):
+            self._set(S.PLAYING)
+            out.append(StallEnded(t, t - self.stall_start))
         self._next(out)
 
     def _on_progress(self, ev: DownloadProgress, out: list[Action]) -> None:
@@ -543,7 +548,9 @@ class Session:
             self.abandoned.append((ev.t, f.index, f.rung, d.rule, d.reason))
             if self._observe is not None:
                 self._observe(
-                    DownloadReport(f.index, f.rung, ev.bytes_done, elapsed, f.start, ev.t, self.buffer, True)
+                    DownloadReport(
+                        f.index, f.rung, ev.bytes_done, elapsed, f.start, ev.t, self.buffer, True
+                    )
                 )
             if ev.bytes_done > 0 and elapsed > 0:
                 self.samples.append(ThroughputSample(ev.bytes_done, elapsed, ev.t))

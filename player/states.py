@@ -128,7 +128,17 @@ class Stop:
     t: float
 
 
-Event = Start | DownloadProgress | DownloadComplete | DownloadFailed | Tick | Seek | Pause | Resume | Stop
+Event = (
+    Start
+    | DownloadProgress
+    | DownloadComplete
+    | DownloadFailed
+    | Tick
+    | Seek
+    | Pause
+    | Resume
+    | Stop
+)
 
 
 # ----- actions (engine -> driver) ------------------------------------------

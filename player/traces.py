@@ -68,16 +68,22 @@ class Trace:
             if t < prev:
                 raise TraceError(f"time {t!r} goes backwards from {prev!r} (sample {i})", name)
             if not math.isfinite(b) or b < 0:
-                raise TraceError(f"bandwidth {b!r} is not a finite non-negative number (sample {i})", name)
+                raise TraceError(
+                    f"bandwidth {b!r} is not a finite non-negative number (sample {i})", name
+                )
             prev = t
         if times[-1] <= 0:
             raise TraceError("the samples span no time", name)
         if not any(b > 0 and times[i] > times[i - 1] for i, b in enumerate(bws) if i > 0):
-            raise TraceError("bandwidth is zero over the whole trace: no download could finish", name)
+            raise TraceError(
+                "bandwidth is zero over the whole trace: no download could finish", name
+            )
         if self.latency_s is not None:
             for i, lat in enumerate(self.latency_s):
                 if not math.isfinite(lat) or lat < 0:
-                    raise TraceError(f"latency {lat!r} is not a finite non-negative number (sample {i})", name)
+                    raise TraceError(
+                        f"latency {lat!r} is not a finite non-negative number (sample {i})", name
+                    )
 
     @property
     def duration_s(self) -> float:
@@ -213,7 +219,9 @@ def load_trace_dir(directory: str | Path) -> list[Trace]:
     if not d.is_dir():
         raise TraceError("not a directory", str(d))
     files = sorted(
-        f for f in d.iterdir() if f.is_file() and not f.name.startswith(".") and f.name not in _SKIP_NAMES
+        f
+        for f in d.iterdir()
+        if f.is_file() and not f.name.startswith(".") and f.name not in _SKIP_NAMES
     )
     if not files:
         raise TraceError("no trace files in directory", str(d))

@@ -60,9 +60,14 @@ class Video:
             if not (math.isfinite(r) and r > 0):
                 raise VideoError(f"bitrate of rung {i} must be positive, got {r!r}", src)
             if i and r <= rates[i - 1]:
-                raise VideoError(f"bitrates must be strictly ascending: rung {i} is {r!r} after {rates[i - 1]!r}", src)
+                raise VideoError(
+                    f"bitrates must be strictly ascending: rung {i} is {r!r} after {rates[i - 1]!r}",  # noqa: E501
+                    src,
+                )
         if not (math.isfinite(self.segment_duration_s) and self.segment_duration_s > 0):
-            raise VideoError(f"segment duration must be positive, got {self.segment_duration_s!r}", src)
+            raise VideoError(
+                f"segment duration must be positive, got {self.segment_duration_s!r}", src
+            )
         if not self.sizes:
             raise VideoError("no segments", src)
         for k, row in enumerate(self.sizes):
@@ -70,15 +75,23 @@ class Video:
                 raise VideoError(f"segment {k} has {len(row)} sizes for {len(rates)} rungs", src)
             for j, s in enumerate(row):
                 if isinstance(s, bool) or not isinstance(s, int) or s <= 0:
-                    raise VideoError(f"size of segment {k} rung {j} must be a positive integer, got {s!r}", src)
+                    raise VideoError(
+                        f"size of segment {k} rung {j} must be a positive integer, got {s!r}", src
+                    )
         if not self.segment_durations_s:
-            object.__setattr__(self, "segment_durations_s", (float(self.segment_duration_s),) * len(self.sizes))
+            object.__setattr__(
+                self, "segment_durations_s", (float(self.segment_duration_s),) * len(self.sizes)
+            )
         elif len(self.segment_durations_s) != len(self.sizes):
-            raise VideoError(f"{len(self.segment_durations_s)} durations for {len(self.sizes)} segments", src)
+            raise VideoError(
+                f"{len(self.segment_durations_s)} durations for {len(self.sizes)} segments", src
+            )
         elif any(not (math.isfinite(d) and d > 0) for d in self.segment_durations_s):
             raise VideoError("segment durations must be positive", src)
         for what, table in (("urls", self.urls), ("byte_ranges", self.byte_ranges)):
-            if table is not None and (len(table) != len(self.sizes) or any(len(r) != len(rates) for r in table)):
+            if table is not None and (
+                len(table) != len(self.sizes) or any(len(r) != len(rates) for r in table)
+            ):
                 raise VideoError(f"{what} table is not [segment][rung] of the sizes' shape", src)
 
     @property
@@ -131,24 +144,35 @@ def load_pensieve_video(
         try:
             text = f.read_text(encoding="utf-8")
         except OSError as exc:
-            raise VideoError(f"cannot read size file for rung {rung}: {exc.strerror}", str(f)) from None
+            raise VideoError(
+                f"cannot read size file for rung {rung}: {exc.strerror}", str(f)
+            ) from None
         col = [_int_size(s, str(f), n) for n, s in enumerate(text.splitlines(), 1) if s.strip()]
         if not col:
             raise VideoError("no chunk sizes", str(f))
         columns.append(col)
     counts = {len(c) for c in columns}
     if len(counts) != 1:
-        raise VideoError(f"size files have different chunk counts: {[len(c) for c in columns]}", str(d))
+        raise VideoError(
+            f"size files have different chunk counts: {[len(c) for c in columns]}", str(d)
+        )
     rows = tuple(zip(*columns, strict=True))
     if segments is not None:
         if not 1 <= segments <= len(rows):
-            raise VideoError(f"asked for {segments} segments but the files have {len(rows)}", str(d))
+            raise VideoError(
+                f"asked for {segments} segments but the files have {len(rows)}", str(d)
+            )
         rows = rows[:segments]
-    return Video(tuple(float(k) * 1000.0 for k in bitrates_kbps), float(segment_duration_s), rows, name=str(d))
+    return Video(
+        tuple(float(k) * 1000.0 for k in bitrates_kbps),
+        float(segment_duration_s),
+        rows,
+        name=str(d),
+    )
 
 
 def load_sabre_movie(path: str | Path) -> Video:
-    """Load a Sabre movie JSON: ``segment_duration_ms``, ``bitrates_kbps``, ``segment_sizes_bits``."""
+    """A Sabre movie JSON (``segment_duration_ms``, ``bitrates_kbps``, ``segment_sizes_bits``)."""
     p = Path(path)
     try:
         data: Any = json.loads(p.read_text(encoding="utf-8"))
@@ -162,7 +186,9 @@ def load_sabre_movie(path: str | Path) -> Video:
         if key not in data:
             raise VideoError(f"missing {key!r}", str(p))
     try:
-        rows = tuple(tuple(math.ceil(float(b) / 8) for b in seg) for seg in data["segment_sizes_bits"])
+        rows = tuple(
+            tuple(math.ceil(float(b) / 8) for b in seg) for seg in data["segment_sizes_bits"]
+        )
         rates = tuple(float(k) * 1000.0 for k in data["bitrates_kbps"])
         seg_s = float(data["segment_duration_ms"]) / 1000.0
     except (TypeError, ValueError) as exc:
@@ -185,7 +211,9 @@ def video_from_presentation(
     tracks = [t for t in presentation.tracks() if t.type == track_type]
     if not tracks:
         raise VideoError(f"no {track_type} track", presentation.url)
-    renditions = sorted((r for r in tracks[0].renditions if not r.iframe), key=lambda r: r.bandwidth)
+    renditions = sorted(
+        (r for r in tracks[0].renditions if not r.iframe), key=lambda r: r.bandwidth
+    )
     if not renditions:
         raise VideoError("the track has no renditions", presentation.url)
     per_rung: list[list[int]] = []
@@ -203,11 +231,16 @@ def video_from_presentation(
         else:
             raise VideoError(f"no segment sizes for rendition {r.id!r}", presentation.url)
         if len(col) != len(segs):
-            raise VideoError(f"rendition {r.id!r}: {len(col)} sizes for {len(segs)} segments", presentation.url)
+            raise VideoError(
+                f"rendition {r.id!r}: {len(col)} sizes for {len(segs)} segments", presentation.url
+            )
         if durations is None:
             durations = [s.duration for s in segs]
         elif len(segs) != len(durations):
-            raise VideoError(f"rendition {r.id!r} has {len(segs)} segments, expected {len(durations)}", presentation.url)
+            raise VideoError(
+                f"rendition {r.id!r} has {len(segs)} segments, expected {len(durations)}",
+                presentation.url,
+            )
         per_rung.append(col)
         urls.append([s.url for s in segs])
         ranges.append([s.byte_range for s in segs])

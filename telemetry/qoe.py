@@ -114,10 +114,22 @@ def score_chunks(
     mbps = [bitrates_bps[q] / 1e6 for q in rungs]
     rmin = bitrates_bps[0] / 1e6
     lin = _score("qoe_lin", mbps, rebuffers_s, first_scored_chunk, LIN_REBUFFER_PENALTY)
-    log = _score("qoe_log", [math.log(m / rmin) for m in mbps], rebuffers_s, first_scored_chunk, LOG_REBUFFER_PENALTY)
+    log = _score(
+        "qoe_log",
+        [math.log(m / rmin) for m in mbps],
+        rebuffers_s,
+        first_scored_chunk,
+        LOG_REBUFFER_PENALTY,
+    )
     hd = None
     if len(bitrates_bps) == len(HD_REWARDS):
-        hd = _score("qoe_hd", [HD_REWARDS[q] for q in rungs], rebuffers_s, first_scored_chunk, HD_REBUFFER_PENALTY)
+        hd = _score(
+            "qoe_hd",
+            [HD_REWARDS[q] for q in rungs],
+            rebuffers_s,
+            first_scored_chunk,
+            HD_REBUFFER_PENALTY,
+        )
     return lin, log, hd
 
 
@@ -194,7 +206,9 @@ class QoeAccumulator:
         rungs = self.rungs
         dur = self.durations
         total_d = sum(dur)
-        avg = sum(rates[q] * d for q, d in zip(rungs, dur, strict=True)) / total_d if total_d else 0.0
+        avg = (
+            sum(rates[q] * d for q, d in zip(rungs, dur, strict=True)) / total_d if total_d else 0.0
+        )
         switches = 0
         magnitude = 0.0
         for a, b in zip(rungs, rungs[1:], strict=False):

@@ -166,12 +166,18 @@ def test_matches_pointer_walk_over_a_session(seed):
         delay, pos = link.request(pos, n)
         ref = walk.download(n) + 0.08
         assert delay == pytest.approx(ref, rel=1e-9, abs=1e-9)
-        assert pos == pytest.approx(walk.pos, abs=1e-6) or abs(abs(pos - walk.pos) - tr.duration_s) < 1e-6
+        assert (
+            pos == pytest.approx(walk.pos, abs=1e-6)
+            or abs(abs(pos - walk.pos) - tr.duration_s) < 1e-6
+        )
         if rng.random() < 0.3:
             s = rng.choice([0.5, 1.0, 3.5, 100.0])
             pos = link.advance(pos, s)
             walk.sleep(s)
-            assert pos == pytest.approx(walk.pos, abs=1e-6) or abs(abs(pos - walk.pos) - tr.duration_s) < 1e-6
+            assert (
+                pos == pytest.approx(walk.pos, abs=1e-6)
+                or abs(abs(pos - walk.pos) - tr.duration_s) < 1e-6
+            )
 
 
 def test_matches_pointer_walk_on_real_trace(pensieve_trace):
@@ -191,7 +197,9 @@ def pensieve_trace():
     from player.traces import load_trace
 
     shared = Path(__file__).resolve().parents[2].parent / "shared"
-    return load_trace(shared / "traces" / "pensieve_train" / "bus.ljansbakken-oslo-report.2010-09-30_1133CEST.log")
+    return load_trace(
+        shared / "traces" / "pensieve_train" / "bus.ljansbakken-oslo-report.2010-09-30_1133CEST.log"
+    )
 
 
 def test_transfer_many_matches_scalar():

@@ -141,7 +141,9 @@ def test_engine_matches_reference_simulator_chunk_by_chunk(traces, video):
         rungs, rebufs = reference_session(trace, sizes, bb_rung)
         r = replay(trace, video, BB, PENSIEVE)
         assert [s.rung for s in r.segments] == rungs, trace.name
-        assert [s.rebuffer_s for s in r.segments[1:]] == pytest.approx(rebufs[1:], abs=1e-6), trace.name
+        assert [s.rebuffer_s for s in r.segments[1:]] == pytest.approx(rebufs[1:], abs=1e-6), (
+            trace.name
+        )
         assert r.qoe.qoe_lin.total == pytest.approx(reference_qoe(rungs, rebufs), abs=1e-6)
 
 
@@ -207,8 +209,12 @@ def test_realistic_preset_with_abandonment(traces, video):
     for r in results:
         for s in r.segments:
             assert s.buffer_before_s >= 0.0
-        assert r.end_s - r.start_s == pytest.approx(r.played_s + r.stalled_s + r.startup_s, abs=1e-6)
-    explicit = replay(traces[0], video, lambda: Fixed(5), REALISTIC, abandon_rules=[BufferAbandonRule()])
+        assert r.end_s - r.start_s == pytest.approx(
+            r.played_s + r.stalled_s + r.startup_s, abs=1e-6
+        )
+    explicit = replay(
+        traces[0], video, lambda: Fixed(5), REALISTIC, abandon_rules=[BufferAbandonRule()]
+    )
     assert explicit == results[0]
     none = replay(traces[0], video, lambda: Fixed(5), REALISTIC, abandon_rules=())
     assert not none.abandoned
@@ -237,7 +243,9 @@ def test_latency_advances_trace_changes_results(traces, video):
 
     from player.network import NetworkConfig
 
-    b = replay(traces[7], video, BB, replace(PENSIEVE, network=NetworkConfig(0.95, 0.08, True, False)))
+    b = replay(
+        traces[7], video, BB, replace(PENSIEVE, network=NetworkConfig(0.95, 0.08, True, False))
+    )
     assert a.qoe.qoe_lin.total != b.qoe.qoe_lin.total
 
 

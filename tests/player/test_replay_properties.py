@@ -32,7 +32,6 @@ from player.states import (
     DownloadComplete,
     DownloadFailed,
     DownloadProgress,
-    FetchSegment,
     Pause,
     Resume,
     Seek,
@@ -50,7 +49,11 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 @st.composite
 def traces(draw) -> Trace:
     n = draw(st.integers(2, 25))
-    steps = draw(st.lists(st.sampled_from([0.25, 0.5, 1.0, 1.013, 5.0, 20.0]), min_size=n - 1, max_size=n - 1))
+    steps = draw(
+        st.lists(
+            st.sampled_from([0.25, 0.5, 1.0, 1.013, 5.0, 20.0]), min_size=n - 1, max_size=n - 1
+        )
+    )
     mbps = draw(st.lists(st.sampled_from([0.0, 0.05, 0.3, 1.0, 2.5, 8.0]), min_size=n, max_size=n))
     if not any(m > 0 for m in mbps[1:]):
         mbps[-1] = 0.5
@@ -174,10 +177,16 @@ def test_lowest_rung_never_below_the_bound(trace, video, preset, first):
 
 
 @settings(max_examples=80, deadline=None)
-@given(videos(), st.lists(st.tuples(st.integers(0, 9), st.floats(0.0, 6.0)), min_size=1, max_size=60))
+@given(
+    videos(), st.lists(st.tuples(st.integers(0, 9), st.floats(0.0, 6.0)), min_size=1, max_size=60)
+)
 def test_random_event_sequences_keep_the_books(video, script):
     """Any legal sequence of user and network events: buffer >= 0, time adds up."""
-    s = Session(video, BufferBased(), EngineConfig(buffer_max_s=10.0, stall_limit_s=20.0, startup_threshold_s=2.0))
+    s = Session(
+        video,
+        BufferBased(),
+        EngineConfig(buffer_max_s=10.0, stall_limit_s=20.0, startup_threshold_s=2.0),
+    )
     from player.states import Start
 
     acts = s.handle(Start(0.0))
@@ -206,7 +215,10 @@ def test_random_event_sequences_keep_the_books(video, script):
         try:
             acts = s.handle(ev)
         except IllegalEventError:
-            assert s.state in (State.IDLE, State.PAUSED, State.ENDED, State.FAILED) or type(ev) in (Pause, Resume)
+            assert s.state in (State.IDLE, State.PAUSED, State.ENDED, State.FAILED) or type(ev) in (
+                Pause,
+                Resume,
+            )
             continue
         w = [a.until_s for a in acts if type(a) is Wait]
         if w:

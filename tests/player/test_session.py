@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from abr.base import AbrContext, Decision, DownloadProgress as AbrProgress, DownloadReport
+from abr.base import AbrContext, Decision, DownloadReport
+from abr.base import DownloadProgress as AbrProgress
 from player.errors import IllegalEventError, SessionError
 from player.session import EngineConfig, Session
 from player.states import (
@@ -35,7 +36,9 @@ from player.states import (
 )
 from player.video import Video
 
-VIDEO = Video((1e6, 2e6, 4e6), 4.0, tuple((500_000 + k, 1_000_000 + k, 2_000_000 + k) for k in range(5)), "v")
+VIDEO = Video(
+    (1e6, 2e6, 4e6), 4.0, tuple((500_000 + k, 1_000_000 + k, 2_000_000 + k) for k in range(5)), "v"
+)
 
 
 class Fixed:
@@ -81,7 +84,14 @@ def test_every_state_has_rows_and_terminal_states_are_quiet():
 
 @pytest.mark.parametrize(
     "event",
-    [DownloadComplete(0.0), DownloadProgress(0.0, 1), Seek(0.0, 1.0), Pause(0.0), Resume(0.0), DownloadFailed(0.0, "x")],
+    [
+        DownloadComplete(0.0),
+        DownloadProgress(0.0, 1),
+        Seek(0.0, 1.0),
+        Pause(0.0),
+        Resume(0.0),
+        DownloadFailed(0.0, "x"),
+    ],
 )
 def test_illegal_in_idle(event):
     s, _ = make()
@@ -141,7 +151,10 @@ def test_engine_imports_no_io():
             elif isinstance(node, ast.ImportFrom) and node.module:
                 mods = [node.module]
             for m in mods:
-                assert m.split(".")[0] not in {"socket", "asyncio", "threading", "time", "httpx"}, (name, m)
+                assert m.split(".")[0] not in {"socket", "asyncio", "threading", "time", "httpx"}, (
+                    name,
+                    m,
+                )
 
 
 # ----- startup, buffer, stalls -----------------------------------------------
@@ -247,10 +260,8 @@ def run_to_end(s: Session, dl: float = 0.5) -> list:
     while not s.finished:
         f = [a for a in acts if type(a) is FetchSegment]
         w = [a for a in acts if type(a) is Wait]
-        if f:
-            acts = s.handle(DownloadComplete(s.t + dl))
-        else:
-            acts = s.handle(Tick(w[0].until_s))
+        ev = DownloadComplete(s.t + dl) if f else Tick(w[0].until_s)
+        acts = s.handle(ev)
         log += acts
     return log
 
@@ -317,7 +328,9 @@ def test_seek_flushes_and_refetches_from_target():
     assert Play in kinds(acts) and s.state is State.PLAYING
     r = s.result()
     assert r.seeking_s == pytest.approx(0.5)
-    assert r.end_s - r.start_s == pytest.approx(r.played_s + r.stalled_s + r.startup_s + r.seeking_s)
+    assert r.end_s - r.start_s == pytest.approx(
+        r.played_s + r.stalled_s + r.startup_s + r.seeking_s
+    )
     # segments 0 and 1 were in the buffer; 1.5 s of segment 0 was played, the rest was flushed
     assert sum(r.qoe.time_per_rung_s) == pytest.approx(r.played_s)
 
@@ -387,7 +400,9 @@ def test_out_of_range_rung_is_clamped_and_max_rung_respected():
 class Waiter(Fixed):
     def decide(self, ctx):
         self.contexts.append(ctx)
-        return Decision(2, "wait", "buffer above target", wait_s=1.5 if ctx.segment_index == 2 else 0.0)
+        return Decision(
+            2, "wait", "buffer above target", wait_s=1.5 if ctx.segment_index == 2 else 0.0
+        )
 
 
 def test_policy_wait_then_fetch_the_decided_rung():
@@ -426,7 +441,9 @@ def test_abandonment_refetches_same_segment_lower():
     ab, f = acts
     assert (ab.segment_index, ab.rung) == (1, 2)
     assert (f.segment_index, f.rung) == (1, 0)
-    assert rule.seen[-1].bytes_total == VIDEO.sizes[1][2] and rule.seen[-1].buffer_s == pytest.approx(3.0)
+    assert rule.seen[-1].bytes_total == VIDEO.sizes[1][2] and rule.seen[
+        -1
+    ].buffer_s == pytest.approx(3.0)
     s.handle(DownloadComplete(2.5))
     r = s.result()
     assert [(x.index, x.rung) for x in r.segments] == [(0, 2), (1, 0)]

@@ -32,7 +32,9 @@ def test_pensieve_train_loads_sorted_and_skips_source():
 
 
 def test_pensieve_values():
-    t = load_trace(TRACES / "pensieve_train" / "bus.ljansbakken-oslo-report.2010-09-28_1407CEST.log")
+    t = load_trace(
+        TRACES / "pensieve_train" / "bus.ljansbakken-oslo-report.2010-09-28_1407CEST.log"
+    )
     assert t.times_s[:3] == (0.0, 1.01, 2.011)
     assert t.bandwidth_bps[0] == pytest.approx(2.29085714286e6)
     assert t.latency_s is None
@@ -46,7 +48,9 @@ def test_sabre_json_loads_with_cumulative_times_and_latency():
     data = json.loads((TRACES / "sabre_3glogs" / t.name).read_text())
     assert t.times_s[1] == pytest.approx(data[0]["duration_ms"] / 1000)
     assert t.times_s[2] == pytest.approx((data[0]["duration_ms"] + data[1]["duration_ms"]) / 1000)
-    assert t.bandwidth_bps[1] == pytest.approx(data[0]["bandwidth_kbps"] * 1000)  # holds over (0, t1]
+    assert t.bandwidth_bps[1] == pytest.approx(
+        data[0]["bandwidth_kbps"] * 1000
+    )  # holds over (0, t1]
     assert t.latency_s[1] == pytest.approx(data[0]["latency_ms"] / 1000)
 
 
@@ -104,7 +108,10 @@ def test_bad_pensieve_text(tmp_path, text, match, line):
         ([{"duration_ms": 1000}], "missing 'bandwidth_kbps'"),
         ([{"duration_ms": 1000, "bandwidth_kbps": -5}], "negative"),
         ([{"duration_ms": 1000, "bandwidth_kbps": "fast"}], "not a finite number"),
-        ([{"duration_ms": 1000, "bandwidth_kbps": 0, "latency_ms": 5}], "zero over the whole trace"),
+        (
+            [{"duration_ms": 1000, "bandwidth_kbps": 0, "latency_ms": 5}],
+            "zero over the whole trace",
+        ),
         ([{"duration_ms": 0, "bandwidth_kbps": 10}], "span no time"),
         ([5], "period 0"),
     ],

@@ -61,7 +61,12 @@ def test_error_tree():
     ],
 )
 def test_inconsistent_video(kwargs, match):
-    base = {"bitrates_bps": (1e6, 2e6), "segment_duration_s": 4.0, "sizes": ((10, 20),), "name": "v"}
+    base = {
+        "bitrates_bps": (1e6, 2e6),
+        "segment_duration_s": 4.0,
+        "sizes": ((10, 20),),
+        "name": "v",
+    }
     base.update(kwargs)
     with pytest.raises(VideoError, match=match):
         Video(**base)
@@ -95,7 +100,10 @@ def test_bad_sabre_movie(tmp_path):
     f.write_text('{"segment_duration_ms": 3000, "bitrates_kbps": [1, 2]}')
     with pytest.raises(VideoError, match="segment_sizes_bits"):
         load_sabre_movie(f)
-    f.write_text('{"segment_duration_ms": 3000, "bitrates_kbps": [1, 2], "segment_sizes_bits": [[8, 16], [8]]}')
+    f.write_text(
+        '{"segment_duration_ms": 3000, "bitrates_kbps": [1, 2],'
+        ' "segment_sizes_bits": [[8, 16], [8]]}'
+    )
     with pytest.raises(VideoError, match="segment 1 has 1 sizes"):
         load_sabre_movie(f)
 
@@ -114,8 +122,12 @@ def _presentation(with_ranges: bool = False) -> Presentation:
         )
         return Rendition(id=rid, bandwidth=bw, segments=SegmentIndex("list", segs))
 
-    track = Track(id="v", type="video", renditions=(rendition("hi", 2_000_000), rendition("lo", 500_000)))
-    return Presentation("dash", "dash", "http://x/m.mpd", False, 12.0, (Period(None, 0.0, 12.0, (track,)),))
+    track = Track(
+        id="v", type="video", renditions=(rendition("hi", 2_000_000), rendition("lo", 500_000))
+    )
+    return Presentation(
+        "dash", "dash", "http://x/m.mpd", False, 12.0, (Period(None, 0.0, 12.0, (track,)),)
+    )
 
 
 def test_video_from_presentation_with_sizes():

@@ -96,7 +96,9 @@ def test_bad_first_chunk():
 
 @settings(max_examples=150, deadline=None)
 @given(
-    st.lists(st.tuples(st.integers(0, 5), st.floats(0, 30, allow_nan=False)), min_size=0, max_size=60),
+    st.lists(
+        st.tuples(st.integers(0, 5), st.floats(0, 30, allow_nan=False)), min_size=0, max_size=60
+    ),
     st.integers(0, 3),
 )
 def test_components_sum_to_total(chunks, first):
