@@ -92,8 +92,8 @@ def _clean_leftovers(title_dir: Path) -> None:
         for child in d.iterdir():
             if child.name.startswith((_TMP_PREFIX, _OLD_PREFIX)):
                 shutil.rmtree(child, ignore_errors=True)
-    for child in title_dir.iterdir():
-        if child.is_file() and child.name.startswith(".") and child.name.endswith(".tmp"):
+    for child in title_dir.rglob(".*.tmp"):  # from atomic_write
+        if child.is_file():
             child.unlink(missing_ok=True)
 
 
@@ -157,18 +157,20 @@ def package(
     out = Path(out)
     if source is None:
         title = title or DEMO_TITLE
-        source = _demo_source_path(out)
-        if not source.is_file():
-            cb = (lambda d, t: progress("demo source", d, t)) if progress else None
-            write_demo_source(source, progress=cb)
         source_label = "demo"
     else:
         source = Path(source)
         title = title or _title_from(source)
         source_label = str(source)
-    info = probe(source)
+    info = probe(source) if source is not None else None  # bad input fails before any output
     title_dir = out / title
     with _locked(title_dir):
+        if info is None:
+            source = _demo_source_path(out)
+            if not source.is_file():
+                cb = (lambda d, t: progress("demo source", d, t)) if progress else None
+                write_demo_source(source, progress=cb)
+            info = probe(source)
         return _package_locked(info, title_dir, title, source_label, segment_seconds, ladder,
                                progress)
 

@@ -350,6 +350,7 @@ def test_bad_input_raises_packager_error(tmp_path, source):
         package(source, tmp_path, title="../escape")
     with pytest.raises(PackagerError):
         package(source, tmp_path, ladder=())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.mp4"]  # nothing written
 
 
 def test_audio_only_source_is_rejected(tmp_path):
