@@ -41,8 +41,13 @@ def _base_dir(url: str) -> str:
     return urljoin(url, ".") if "/" in url else ""
 
 
-def relative(target: str, base_url: str) -> str:
-    """``target`` relative to the directory of ``base_url`` when it lies under it."""
+def relative(target: str, base_url: str, root: str | None = None) -> str:
+    """``target`` relative to the directory of ``base_url`` when it lies under it.
+
+    With ``root`` (the master playlist's URL), a target under the root's
+    directory but outside ``base_url``'s is written with ``../`` steps;
+    anything else stays absolute.
+    """
     base = _base_dir(base_url)
     if base and target.startswith(base) and len(target) > len(base):
         rest = target[len(base) :]
@@ -51,6 +56,9 @@ def relative(target: str, base_url: str) -> str:
         if ":" in first:
             return "./" + rest
         return rest
+    top = _base_dir(root) if root else ""
+    if top and base.startswith(top) and target.startswith(top) and len(target) > len(top):
+        return "../" * base[len(top) :].count("/") + target[len(top) :]
     return target
 
 
@@ -80,12 +88,12 @@ def _byterange(br: ByteRange) -> str:
     return f"{br.length}@{br.offset}"
 
 
-def _key_line(key: KeyInfo | None, base_url: str) -> str:
+def _key_line(key: KeyInfo | None, base_url: str, root: str | None) -> str:
     if key is None or key.method == "NONE":
         return "#EXT-X-KEY:METHOD=NONE"
     pairs: list[tuple[str, object]] = [("METHOD", key.method)]
     if key.uri:
-        pairs.append(("URI", _quote(relative(key.uri, base_url))))
+        pairs.append(("URI", _quote(relative(key.uri, base_url, root))))
     if key.iv:
         pairs.append(("IV", key.iv))
     if key.keyformat:
@@ -95,15 +103,18 @@ def _key_line(key: KeyInfo | None, base_url: str) -> str:
     return "#EXT-X-KEY:" + _attrs(pairs)
 
 
-def _map_line(init: InitSegment, base_url: str) -> str:
-    pairs: list[tuple[str, object]] = [("URI", _quote(relative(init.url, base_url)))]
+def _map_line(init: InitSegment, base_url: str, root: str | None) -> str:
+    pairs: list[tuple[str, object]] = [("URI", _quote(relative(init.url, base_url, root)))]
     if init.byte_range is not None:
         pairs.append(("BYTERANGE", _quote(_byterange(init.byte_range))))
     return "#EXT-X-MAP:" + _attrs(pairs)
 
 
-def write_media_playlist(index: SegmentIndex, base_url: str) -> str:
+def write_media_playlist(index: SegmentIndex, base_url: str, root: str | None = None) -> str:
     """An HLS media playlist for ``index``; ``base_url`` is where it will live.
+
+    URLs under ``base_url``'s directory are written relative to it, URLs under
+    ``root``'s directory (the master playlist's URL) with ``../``, others absolute.
 
     VOD (``index.ended``) playlists get EXT-X-PLAYLIST-TYPE:VOD and EXT-X-ENDLIST.
     """
@@ -137,10 +148,10 @@ def write_media_playlist(index: SegmentIndex, base_url: str) -> str:
     for s in segs:
         seg_init = s.init if s.init is not None else index.init
         if seg_init is not None and seg_init != init:
-            lines.append(_map_line(seg_init, base_url))
+            lines.append(_map_line(seg_init, base_url, root))
             init = seg_init
         if s.key != key:
-            lines.append(_key_line(s.key, base_url))
+            lines.append(_key_line(s.key, base_url, root))
             key = s.key
         if s.discontinuity:
             lines.append("#EXT-X-DISCONTINUITY")
@@ -154,7 +165,7 @@ def write_media_playlist(index: SegmentIndex, base_url: str) -> str:
             prev_end = (s.url, br.offset + br.length)
         else:
             prev_end = None
-        lines.append(relative(s.url, base_url))
+        lines.append(relative(s.url, base_url, root))
     if index.ended:
         lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
@@ -206,7 +217,7 @@ def write_hls(p: Presentation) -> dict[str, str]:
             name = f"{stem}-{n}{dot}{ext}"
             n += 1
         playlist_url = urljoin(base_dir, name) if base_dir else name
-        files[name] = write_media_playlist(r.segments, playlist_url if base_dir else "")
+        files[name] = write_media_playlist(r.segments, playlist_url if base_dir else "", base)
         names[r.id] = name
         return name
 

@@ -100,10 +100,9 @@ def test_byte_ranges_keys_and_media_sequence() -> None:
     assert "#EXT-X-BYTERANGE:1000@800" in lines
     assert "#EXT-X-BYTERANGE:1000" in lines  # contiguous: implicit offset
     assert "#EXT-X-BYTERANGE:10@5000" in lines
-    assert (
-        '#EXT-X-KEY:METHOD=AES-128,URI="../keys/k1",IV=0x01'.replace("../keys/k1", ROOT + "keys/k1")
-        in lines
-    )
+    assert f'#EXT-X-KEY:METHOD=AES-128,URI="{ROOT}keys/k1",IV=0x01' in lines  # no root: absolute
+    with_root = write_media_playlist(idx, ROOT + "v/index.m3u8", ROOT + "master.m3u8")
+    assert '#EXT-X-KEY:METHOD=AES-128,URI="../keys/k1",IV=0x01' in with_root.splitlines()
     assert "#EXT-X-KEY:METHOD=NONE" in lines
     assert "#EXT-X-DISCONTINUITY" in lines
     back = parse_media_playlist(text, ROOT + "v/index.m3u8")
@@ -125,8 +124,13 @@ def test_relative() -> None:
         == "https://other.example.com/a.ts"
     )
     assert relative(ROOT + "a:b.ts", ROOT + "x.m3u8") == "./a:b.ts"
-    # outside the playlist's folder: absolute
+    # outside the playlist's folder: absolute, or ../ when under the master's folder
     assert relative(ROOT + "v1/a.ts", ROOT + "v2/index.m3u8") == ROOT + "v1/a.ts"
+    assert (
+        relative(ROOT + "v1/a.ts", ROOT + "v2/x/index.m3u8", ROOT + "master.m3u8")
+        == "../../v1/a.ts"
+    )
+    assert relative(ROOT + "keys/k", ROOT + "v2/index.m3u8", ROOT + "m.m3u8") == "../keys/k"
     assert relative("x.ts", "") == "x.ts"
 
 
@@ -243,3 +247,14 @@ def test_audio_only_ladder_becomes_the_variants() -> None:
     back = parse_hls(master, ROOT + "master.m3u8")
     (t,) = back.tracks()
     assert t.type == "audio" and [r.bandwidth for r in t.renditions] == [64_000, 128_000]
+
+
+def test_media_playlist_in_a_sub_folder_reaches_shared_segments_with_dot_dot() -> None:
+    shared = _index("shared", n=2)
+    r = Rendition(id="v", bandwidth=1, uri=ROOT + "video/720p/index.m3u8", segments=shared)
+    files = write_hls(_presentation(Track(id="v", type="video", renditions=(r,))))
+    lines = files["video/720p/index.m3u8"].splitlines()
+    assert "../../shared/seg-0.m4s" in lines
+    assert '#EXT-X-MAP:URI="../../shared/init.mp4"' in lines
+    idx = parse_media_playlist(files["video/720p/index.m3u8"], ROOT + "video/720p/index.m3u8")
+    assert [s.url for s in idx.segments] == [s.url for s in shared.segments]
