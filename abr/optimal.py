@@ -1,0 +1,275 @@
+"""The offline-optimal bound: the best rung schedule with the whole future trace known.
+
+Every ABR policy is reported as a share of this ceiling, so it has to be
+
+* **honest** — :func:`optimal_schedule` returns a real rung sequence and its
+  score comes from :func:`~abr.optimal_sim.simulate_schedule`, the exact
+  chunk-level model, never from the solver's approximation;
+* **tight** — a dynamic program over chunk × rung × (trace position, buffer)
+  keeps, for each cell of a ``grid_s`` grid, the best path together with its
+  *exact* continuous position and buffer (the grid only merges near-duplicate
+  states; every transition is computed from real values), then a local search
+  improves the schedule chunk by chunk, re-simulated exactly;
+* **fast** — each chunk's expansion is one numpy pass over all states × rungs
+  on the trace's cumulative-bytes curve.
+
+Pure: no I/O and no clock (pass ``clock=time.perf_counter`` to have the solve
+time measured).
+
+Example (the Pensieve setup; ``sizes[segment][rung]`` in bytes)::
+
+    res = optimal_schedule(times, [mbps * 1e6 for mbps in bw], sizes,
+                           [300e3, 750e3, 1200e3, 1850e3, 2850e3, 4300e3])
+    res.score, res.rungs
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .optimal_sim import (
+    PENSIEVE,
+    ChunkOutcome,
+    CumulativeCurve,
+    OptimalConfig,
+    OptimalError,
+    SimulationResult,
+    simulate_schedule,
+    validate_inputs,
+)
+from .optimal_polish import polish_schedule
+
+__all__ = [
+    "PENSIEVE",
+    "ChunkOutcome",
+    "OptimalConfig",
+    "OptimalError",
+    "OptimalResult",
+    "SimulationResult",
+    "optimal_schedule",
+    "simulate_schedule",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class OptimalResult:
+    """The best schedule found and its exactly simulated outcome."""
+
+    rungs: tuple[int, ...]
+    score: float  # exact score of ``rungs`` (simulate_schedule)
+    chunks: tuple[ChunkOutcome, ...]  # per-chunk delay, rebuffer, buffer, reward...
+    dp_score: float  # the dynamic program's own estimate of its best path
+    grid_s: float
+    states: int  # largest number of DP states kept after one chunk
+    solve_s: float | None  # wall time of the solve, when a clock was given
+
+    @property
+    def rebuffer_s(self) -> float:
+        return sum(c.rebuffer_s for c in self.chunks if c.scored)
+
+    @property
+    def switches(self) -> int:
+        return sum(1 for a, b in zip(self.rungs, self.rungs[1:]) if a != b)
+
+
+def optimal_schedule(
+    times_s: Sequence[float],
+    bandwidth_bps: Sequence[float],
+    sizes: Sequence[Sequence[float]],
+    bitrates_bps: Sequence[float],
+    config: OptimalConfig | None = None,
+    *,
+    clock: Callable[[], float] | None = None,
+    **overrides: Any,
+) -> OptimalResult:
+    """Best schedule of ``len(sizes)`` segments over the trace, with the future known.
+
+    ``times_s``/``bandwidth_bps``: the trace (bandwidth of line i holds over
+    ``(times_s[i-1], times_s[i]]``; it wraps). ``sizes[segment][rung]`` in
+    bytes; ``bitrates_bps`` ascending. ``config`` defaults to the Pensieve
+    setup; keyword ``overrides`` replace its fields (e.g. ``grid_s=0.1``,
+    ``latency_advances_trace=True``, ``first_rung=None``).
+    """
+    cfg = config if config is not None else PENSIEVE
+    if overrides:
+        try:
+            cfg = dataclasses.replace(cfg, **overrides)
+        except TypeError as exc:
+            raise OptimalError(str(exc)) from None
+    start = clock() if clock is not None else None
+    t, bw, sz, rates = validate_inputs(times_s, bandwidth_bps, sizes, bitrates_bps, cfg)
+    q = cfg.utilities(rates)
+    curve = CumulativeCurve(t, bw, cfg.payload_factor)
+    floor_score = _baseline_floor(t, bw, sz, rates, cfg)
+    rungs, dp_score, states = _dynamic_program(curve, sz, q, cfg, floor_score)
+    if cfg.polish:
+        rungs = polish_schedule(t, bw, sz, q, rungs, cfg)
+    sim: SimulationResult = simulate_schedule(t, bw, sz, rates, rungs, cfg)
+    elapsed = clock() - start if clock is not None and start is not None else None
+    return OptimalResult(
+        rungs=tuple(rungs),
+        score=sim.score,
+        chunks=sim.chunks,
+        dp_score=dp_score,
+        grid_s=cfg.grid_s,
+        states=states,
+        solve_s=elapsed,
+    )
+
+
+def _baseline_floor(
+    t: np.ndarray, bw: np.ndarray, sz: np.ndarray, rates: np.ndarray, cfg: OptimalConfig
+) -> float:
+    """Best exact score among constant-rung schedules: any state that cannot beat it is cut."""
+    n_seg, n_rungs = sz.shape
+    best = -np.inf
+    for rung in range(n_rungs):
+        rungs = [rung] * n_seg
+        if cfg.first_rung is not None:
+            rungs[0] = cfg.first_rung
+        best = max(best, simulate_schedule(t, bw, sz, rates, rungs, cfg).score)
+    return float(best)
+
+
+def _dynamic_program(
+    curve: CumulativeCurve, sz: np.ndarray, q: np.ndarray, cfg: OptimalConfig, floor_score: float
+) -> tuple[list[int], float, int]:
+    """Forward DP over states (last rung, exact position u, exact buffer b, score)."""
+    n_seg, n_rungs = sz.shape
+    all_rungs = np.arange(n_rungs)
+    # one start state: no previous rung (-1), position 0, empty buffer
+    r = np.array([-1])
+    u = np.zeros(1)
+    b = np.zeros(1)
+    s = np.zeros(1)
+    parents: list[np.ndarray] = []
+    chosen: list[np.ndarray] = []
+    max_states = 1
+    for k in range(n_seg):
+        cand = all_rungs if (k > 0 or cfg.first_rung is None) else np.array([cfg.first_rung])
+        r, u, b, s, parent = _expand(curve, sz[k], q, cfg, k, r, u, b, s, cand)
+        # cut states whose score plus the best conceivable future cannot reach the floor
+        future = (n_seg - 1 - k) * float(q.max())
+        alive = s + future >= floor_score - 1e-6
+        r, u, b, s, parent = r[alive], u[alive], b[alive], s[alive], parent[alive]
+        r, u, b, s, parent = _merge(r, u, b, s, parent, cfg)
+        parents.append(parent)
+        chosen.append(r)
+        max_states = max(max_states, len(r))
+    best = int(np.argmax(s))
+    dp_score = float(s[best])
+    rungs = [0] * n_seg
+    idx = best
+    for k in range(n_seg - 1, -1, -1):
+        rungs[k] = int(chosen[k][idx])
+        idx = int(parents[k][idx])
+    return rungs, dp_score, max_states
+
+
+def _expand(
+    curve: CumulativeCurve,
+    sizes_k: np.ndarray,
+    q: np.ndarray,
+    cfg: OptimalConfig,
+    k: int,
+    r: np.ndarray,
+    u: np.ndarray,
+    b: np.ndarray,
+    s: np.ndarray,
+    cand: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every state × every candidate rung for chunk ``k``, computed from exact values."""
+    n, m = len(r), len(cand)
+    lat = cfg.latency_s
+    u0 = u + lat if cfg.latency_advances_trace else u
+    c0 = curve.bytes_at(u0)
+    target = (c0[:, None] + sizes_k[cand][None, :]).ravel()
+    u1 = curve.time_at(target)
+    u0r = np.repeat(u0, m)
+    br = np.repeat(b, m)
+    delay = u1 - u0r + lat
+    rebuf = np.maximum(delay - br, 0.0)
+    b1 = np.maximum(br - delay, 0.0) + cfg.segment_duration_s
+    over = b1 > cfg.buffer_cap_s
+    if over.any():
+        step = cfg.sleep_step_s
+        sleep = np.where(over, np.ceil((b1 - cfg.buffer_cap_s) / step) * step, 0.0)
+        b1 = b1 - sleep
+        u1 = u1 + sleep
+    r1 = np.tile(cand, n)
+    s1 = np.repeat(s, m)
+    if k >= cfg.first_scored_chunk:
+        rprev = np.repeat(r, m)
+        switch = np.where(rprev >= 0, np.abs(q[r1] - q[np.maximum(rprev, 0)]), 0.0)
+        s1 = s1 + q[r1] - cfg.rebuffer_penalty * rebuf - cfg.switch_penalty * switch
+    parent = np.repeat(np.arange(n), m)
+    return r1, u1, b1, s1, parent
+
+
+def _merge(
+    r: np.ndarray,
+    u: np.ndarray,
+    b: np.ndarray,
+    s: np.ndarray,
+    parent: np.ndarray,
+    cfg: OptimalConfig,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Keep the best ``per_cell`` states of each (rung, position cell, buffer cell)."""
+    g = cfg.grid_s
+    uc = np.floor(u / g).astype(np.int64)
+    bc = np.floor(b / g).astype(np.int64)
+    uc -= uc.min()
+    nb = int(bc.max()) + 1
+    nu = int(uc.max()) + 1
+    key = (r.astype(np.int64) * nu + uc) * nb + bc
+    order = np.lexsort((-s, key))
+    ks = key[order]
+    first = np.ones(len(ks), dtype=bool)
+    first[1:] = ks[1:] != ks[:-1]
+    if cfg.per_cell == 1:
+        keep = order[first]
+    else:
+        starts = np.flatnonzero(first)
+        group_start = starts[np.cumsum(first) - 1]
+        rank = np.arange(len(ks)) - group_start
+        keep = order[rank < cfg.per_cell]
+    r, u, b, s, parent = r[keep], u[keep], b[keep], s[keep], parent[keep]
+    keep = _pareto(r, u, b, s, cfg)
+    return r[keep], u[keep], b[keep], s[keep], parent[keep]
+
+
+def _pareto(r: np.ndarray, u: np.ndarray, b: np.ndarray, s: np.ndarray, cfg: OptimalConfig) -> np.ndarray:
+    """Indices of states not dominated within their (rung, position cell).
+
+    A state A dominates B from the same position when ``s_A >= s_B`` and
+    ``s_A + p * D_A >= s_B + p * D_B`` where ``D = u + b`` is the trace time at
+    which the buffer would run dry and ``p`` the rebuffer penalty: following
+    B's future schedule A finishes every download no later, and rebuffers at
+    most ``D_B - D_A`` seconds more than B does.
+    """
+    if len(s) == 0:
+        return np.arange(0)
+    uc = np.floor(u / cfg.grid_s).astype(np.int64)
+    uc -= uc.min()
+    group = r.astype(np.int64) * (int(uc.max()) + 1) + uc
+    v = s + cfg.rebuffer_penalty * (u + b)
+    order = np.lexsort((-v, -s, group))
+    g = group[order]
+    vs = v[order]
+    new = np.ones(len(g), dtype=bool)
+    new[1:] = g[1:] != g[:-1]
+    rank = np.cumsum(new) - 1
+    span = float(vs.max() - vs.min()) + 1.0
+    shifted = (vs - vs.min()) + rank * span
+    runmax = np.maximum.accumulate(shifted)
+    prev = np.empty_like(runmax)
+    prev[0] = -np.inf
+    prev[1:] = runmax[:-1]
+    prev[new] = -np.inf
+    keep = shifted > prev + 1e-9
+    return np.sort(order[keep])
