@@ -3,7 +3,8 @@
 ``write_hls(p)`` returns ``{relative file name: text}`` for a VOD ladder; the
 packager writes those files next to each other.  ``write_media_playlist``
 writes one :class:`~manifest.model.SegmentIndex`.  URLs that lie under the
-playlist's own directory are written relative to it, others absolute, so the
+playlist's own directory are written relative to it, URLs elsewhere under the
+master's directory (``p.url``) with ``../`` steps, others absolute, so the
 output parses back (with :func:`manifest.hls.parse_hls`) to the same URLs.
 
 What goes where:
