@@ -120,6 +120,8 @@ class _LadderTables:
 
     __slots__ = (
         "bitrate_term",
+        "column_shapes",
+        "internal_of",
         "lex_of",
         "n",
         "net_term",
@@ -138,6 +140,7 @@ class _LadderTables:
         internal = combos @ weights
         order = np.argsort(internal)  # lexicographic index of each internal index
         self.lex_of = order.astype(np.intp)
+        self.internal_of = np.argsort(self.lex_of)
         c = combos[order]  # combos in internal order
         r = rates[c]
         bsum = np.zeros(len(c))
@@ -152,7 +155,8 @@ class _LadderTables:
                 s = s + np.abs(r[:, k] - r[:, k - 1])
             self.switch_term.append(s / unit)
             self.net_term.append((bsum - s) / unit)
-        self.zeros = [np.zeros((n, n ** (k - 1))) for k in range(1, horizon + 1)]
+        self.zeros = [np.zeros((n,) * (k + 1)) for k in range(horizon)]
+        self.column_shapes = [(n,) + (1,) * k for k in range(horizon)]
         # best plans when no plan can rebuffer: [formula][last] -> (first-best, last-best)
         self.no_rebuffer_best: dict[str, list[tuple[int, int]]] = {}
         for formula in FORMULAS:
@@ -200,20 +204,28 @@ def _tables(bitrates: tuple[float, ...], horizon: int, unit: float) -> _LadderTa
 def _rebuffer_tree(
     t: _LadderTables, dl: np.ndarray, buffer_s: float, segment_s: float
 ) -> np.ndarray:
-    """Total rebuffer of every plan (internal numbering), sharing work between prefixes."""
+    """Total rebuffer of every plan (internal numbering), sharing work between prefixes.
+
+    Level k is an array of shape (n,)*k with axes (rung of chunk k-1, ..., rung of
+    chunk 0); broadcasting the next chunk's column against it builds level k+1.
+    """
     h = dl.shape[0]
     zeros = t.zeros
-    z = zeros[0][:, 0]
+    z = zeros[0]
     x = buffer_s - dl[0]  # buffer left after the first download (negative: stall)
     reb = z - np.minimum(x, z)  # 0.0 - (buf - d) == d - buf exactly
-    buf = np.maximum(x, z) + segment_s
+    if h == 1:
+        return reb
+    np.maximum(x, z, out=x)
+    x += segment_s
     for k in range(1, h):
         z = zeros[k]
-        x = buf[None, :] - dl[k][:, None]  # (n, m): new chunk on the outer axis
-        reb = (reb[None, :] - np.minimum(x, z)).ravel()
+        x = x - dl[k].reshape(t.column_shapes[k])
+        reb = reb - np.minimum(x, z)
         if k < h - 1:
-            buf = (np.maximum(x, z) + segment_s).ravel()
-    return reb
+            np.maximum(x, z, out=x)
+            x += segment_s
+    return reb.reshape(-1)
 
 
 def _cannot_rebuffer(dl: np.ndarray, buffer_s: float, segment_s: float) -> bool:
@@ -244,13 +256,27 @@ def best_plan(
     Exactly the answer of :func:`brute_force_plan` with the same arguments.
     """
     download_s = np.asarray(download_s, dtype=float)
-    h = download_s.shape[0]
-    t = _tables(tuple(float(b) for b in bitrates), h, unit)
+    t = _tables(tuple(float(b) for b in bitrates), download_s.shape[0], unit)
+    return _search(
+        t, download_s, buffer_s, segment_s, last_rung, formula, last_wins, rebuffer_penalty
+    )
+
+
+def _search(
+    t: _LadderTables,
+    download_s: np.ndarray,
+    buffer_s: float,
+    segment_s: float,
+    last_rung: int,
+    formula: str,
+    last_wins: bool,
+    rebuffer_penalty: float,
+) -> tuple[int, float]:
     if _cannot_rebuffer(download_s, buffer_s, segment_s):
         first, last = t.no_rebuffer_best[formula][last_rung]
         lex = last if last_wins else first
         score = t.score(formula, last_rung, None, rebuffer_penalty)
-        return lex, float(score[int(np.flatnonzero(t.lex_of == lex)[0])])
+        return lex, float(score[t.internal_of[lex]])
     reb = _rebuffer_tree(t, download_s, buffer_s, segment_s)
     score = t.score(formula, last_rung, reb, rebuffer_penalty)
     lex, i = t._pick(score, last_wins)
@@ -317,6 +343,7 @@ class RobustMpcPolicy:
         self._errors: list[float] = []
         self._last_prediction: float | None = None
         self._window: list[float] = []
+        self._ladder_key: tuple | None = None
         #: the discounted throughput prediction (bits per second) used by the last decision
         self.prediction_bps: float | None = None
 
@@ -357,34 +384,41 @@ class RobustMpcPolicy:
         if h <= 0:
             return Decision(last, self.name, "no segment left to plan: keep current rung")
         n = top + 1
-        bitrates = tuple(float(b) for b in ctx.bitrates_bps[:n])
+        ladder = ctx.bitrates_bps
+        key = self._ladder_key
+        if key is None or key[0] is not ladder or key[1] != n or key[2] != h:
+            rates = tuple(float(b) for b in ladder[:n])
+            tables = _tables(rates, h, cfg.bitrate_unit_bps)
+            self._ladder_key = key = (ladder, n, h, tables)
+        tables = key[3]
         offset = 1 if cfg.mode == "pensieve" else 0
         sizes = ctx.sizes
         nsizes = len(sizes)
-        bytes_per_s = prediction / 8.0
-        dl = np.empty((h, n))
-        for k in range(h):
-            seg = ctx.segment_index + k + offset
-            if nsizes and seg >= nsizes:
-                seg = nsizes - 1  # pensieve mode looks one past the end: clamp
-            if 0 <= seg < nsizes:
-                row = sizes[seg]
-                for r in range(n):
-                    dl[k, r] = row[r] / bytes_per_s
-            else:
-                for r in range(n):
-                    dl[k, r] = ctx.segment_bytes(seg, r) / bytes_per_s
-        pensieve = cfg.mode == "pensieve"
-        idx, score = best_plan(
-            bitrates,
+        first = ctx.segment_index + offset
+        if nsizes and first + h <= nsizes:
+            rows = [sizes[seg] for seg in range(first, first + h)]
+        else:
+            rows = []
+            for seg in range(first, first + h):
+                if nsizes and seg >= nsizes:
+                    seg = nsizes - 1  # pensieve mode looks one past the end: clamp
+                if 0 <= seg < nsizes:
+                    rows.append(sizes[seg])
+                else:
+                    rows.append([ctx.segment_bytes(seg, r) for r in range(n)])
+        table = np.array(rows, dtype=float)
+        if table.shape[1] != n:
+            table = table[:, :n]
+        dl = table / (prediction / 8.0)
+        idx, score = _search(
+            tables,
             dl,
             ctx.buffer_s,
             ctx.segment_duration_s,
             last,
-            formula=cfg.score_order,
-            last_wins=pensieve,
-            rebuffer_penalty=cfg.rebuffer_penalty,
-            unit=cfg.bitrate_unit_bps,
+            cfg.score_order,
+            cfg.mode == "pensieve",
+            cfg.rebuffer_penalty,
         )
         rung = idx // (n ** (h - 1))
         plan = []
