@@ -242,38 +242,60 @@ def timeline_runs(
     pto: int,
     timescale: int,
     ctx: SegmentContext,
-) -> list[tuple[int, int, int]]:
-    """``(t, d, count)`` runs of a SegmentTimeline, in timescale units, clipped to the
-    Period (segments starting at/after its end are dropped) and bounded for live."""
+) -> list[tuple[int, int, int, int | None]]:
+    """``(t, d, count, n)`` runs of a SegmentTimeline in timescale units (``n``: the
+    S@n segment number of the run's first segment, when given), clipped to the
+    Period (segments starting at/after its end are dropped) and bounded for live.
+
+    ``r < 0`` repeats until the next S@t, else until the Period end (or the live
+    edge, or the live window when neither is known).
+    """
     ss = timeline.findall("S")
-    where = ctx.where + "/SegmentTimeline"
     url = ctx.url
     period_end: float | None = None
     if ctx.period_duration is not None:
         period_end = pto + (ctx.period_duration - _EPS) * timescale
     elif ctx.live_edge is not None:
         period_end = pto + ctx.live_edge * timescale
-    runs: list[tuple[int, int, int]] = []
+    runs: list[tuple[int, int, int, int | None]] = []
     t = 0
     total = 0
     n_s = len(ss)
+
+    def where(i: int, attr: str = "") -> str:
+        return f"{ctx.where}/SegmentTimeline/S[{i + 1}]" + (f"@{attr}" if attr else "")
+
     for i, s in enumerate(ss):
         a = s.attrib
-        if "t" in a:
-            t_new = parse_uint(a["t"], where=f"{where}/S[{i + 1}]@t", url=url)
-            t = t_new
-        d_s = a.get("d")
-        if d_s is None:
-            raise ManifestValueError("S@d missing", where=f"{where}/S[{i + 1}]", url=url)
-        d = parse_uint(d_s, where=f"{where}/S[{i + 1}]@d", url=url)
+        v = a.get("t")
+        if v is not None:
+            t = (
+                int(v)
+                if v.isdigit() and v.isascii()
+                else parse_uint(v, where=where(i, "t"), url=url)
+            )
+        v = a.get("d")
+        if v is None:
+            raise ManifestValueError("S@d missing", where=where(i), url=url)
+        d = int(v) if v.isdigit() and v.isascii() else parse_uint(v, where=where(i, "d"), url=url)
         if d == 0:
-            raise ManifestValueError("S@d must be positive", where=f"{where}/S[{i + 1}]", url=url)
-        r = parse_int(a["r"], where=f"{where}/S[{i + 1}]@r", url=url) if "r" in a else 0
+            raise ManifestValueError("S@d must be positive", where=where(i), url=url)
+        v = a.get("r")
+        r = (
+            0
+            if v is None
+            else (
+                int(v)
+                if v.isdigit() and v.isascii()
+                else parse_int(v, where=where(i, "r"), url=url)
+            )
+        )
+        v = a.get("n")
+        n = None if v is None else parse_uint(v, where=where(i, "n"), url=url)
         if r < 0:
-            # repeat until the next S@t, else until the Period end / live edge / window
             nxt = ss[i + 1].get("t") if i + 1 < n_s else None
             if nxt is not None:
-                end = parse_uint(nxt, where=f"{where}/S[{i + 2}]@t", url=url)
+                end: float = parse_uint(nxt, where=where(i + 1, "t"), url=url)
             elif period_end is not None:
                 end = period_end
             else:
@@ -281,19 +303,19 @@ def timeline_runs(
             count = max(0, math.ceil((end - t) / d))
         else:
             count = r + 1
-        if period_end is not None:
+        if period_end is not None and t + d * count > period_end:
             # segments starting at/after the Period end do not belong to it
             count = max(0, min(count, math.ceil((period_end - t) / d)))
         total += count
         if total > MAX_SEGMENTS:
             raise ManifestValueError(
                 f"SegmentTimeline would have more than {MAX_SEGMENTS} segments",
-                where=where,
+                where=f"{ctx.where}/SegmentTimeline",
                 url=url,
             )
         if count:
-            runs.append((t, d, count))
-        t += d * count if r >= 0 or count else 0
+            runs.append((t, d, count, n))
+        t += d * count
     return runs
 
 
@@ -337,22 +359,26 @@ def _segment_template(
     timeline = merged.timeline is not None
     if timeline:
         runs = timeline_runs(merged.timeline, pto=pto, timescale=timescale, ctx=ctx)  # type: ignore[arg-type]
-        total = sum(c for _, _, c in runs)
+        total = sum(run[2] for run in runs)
         if end_n is not None:
             total = min(total, max(0, end_n - start_number + 1))
         budget.take(total, ctx.where, ctx.url)
+        fmt = pattern.format if pattern else None
+        append = segs.append
         n = start_number
-        made = 0
-        for t, d, count in runs:
+        left = total
+        for t, d, count, n_first in runs:
+            if left <= 0:
+                break
+            if n_first is not None:
+                n = n_first
             dur = d / timescale
-            for k in range(count):
-                if made >= total:
-                    break
-                tt = t + k * d
-                u = pattern.format(n=n, t=tt) if pattern else base
-                segs.append(Segment(u, p0 + (tt - pto) / timescale, dur, n, init=init))
+            count = min(count, left)
+            left -= count
+            for tt in range(t, t + count * d, d):
+                u = fmt(n=n, t=tt) if fmt else base
+                append(Segment(u, p0 + (tt - pto) / timescale, dur, n, None, None, init))
                 n += 1
-                made += 1
     else:
         dur_s = attrs.get("duration")
         if dur_s is None:
@@ -408,10 +434,8 @@ def _segment_list(
     timeline = merged.timeline is not None
     if timeline:
         runs = timeline_runs(merged.timeline, pto=pto, timescale=timescale, ctx=ctx)  # type: ignore[arg-type]
-        for t, d, count in runs:
-            for k in range(count):
-                if len(times) >= len(urls):
-                    break
+        for t, d, count, _n in runs:
+            for k in range(min(count, len(urls) - len(times))):
                 times.append(((t + k * d - pto) / timescale, d / timescale))
     elif attrs.get("duration") is not None:
         d = parse_uint(attrs["duration"], where=ctx.where + "/SegmentList@duration", url=ctx.url)
