@@ -273,7 +273,8 @@ class HttpxTransport:
         if not 200 <= status < 300:
             detail = ""
             try:
-                body = await asyncio.wait_for(response.aread(), stall_timeout_s)
+                async with asyncio.timeout(stall_timeout_s):
+                    body = await response.aread()
                 detail = " ".join(body[:200].decode("utf-8", "replace").split())
             except (TimeoutError, httpx.HTTPError):
                 pass
@@ -285,7 +286,10 @@ class HttpxTransport:
         stream = response.aiter_raw()
         while True:
             try:
-                chunk = await asyncio.wait_for(anext(stream), stall_timeout_s)
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow the
+                # cancellation of the enclosing whole-fetch timeout
+                async with asyncio.timeout(stall_timeout_s):
+                    chunk = await anext(stream)
             except StopAsyncIteration:
                 break
             except TimeoutError as exc:

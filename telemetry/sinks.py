@@ -395,7 +395,8 @@ class HttpSink:
         assert self._wake is not None
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.config.flush_interval_s)
+                async with asyncio.timeout(self.config.flush_interval_s):
+                    await self._wake.wait()
             self._wake.clear()
             await self.aflush()
 
