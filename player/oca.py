@@ -67,9 +67,15 @@ class Pathway:
 
 @dataclass(frozen=True)
 class OcaConfig:
-    """timeout_s: per-attempt total; stall_timeout_s: longest wait for a byte;
-    retry: passes over the edges and the whole request's deadline;
-    breaker: per-edge breaker; throughput_alpha: EWMA weight of a new sample."""
+    """Tuning of one pool (seconds).
+
+    timeout_s: one attempt's whole-fetch limit (also capped by the time left);
+    stall_timeout_s: longest wait for the next byte before failing over;
+    retry: ``max_attempts`` counts *passes* over all edges, ``deadline_s``
+        bounds the whole request (failovers and backoff included);
+    breaker: the per-edge circuit breaker;
+    throughput_alpha: EWMA weight of a new per-edge throughput sample.
+    """
 
     timeout_s: float = 10.0
     stall_timeout_s: float = 3.0

@@ -189,11 +189,14 @@ class SteeringClient:
         except HttpStatusError as exc:
             if exc.status == 410:
                 self.disabled = True
-            return self._failed(SteeringError(f"HTTP {exc.status}", url=url), exc)
+            self._failed(SteeringError(f"HTTP {exc.status}", url=url), exc)
+            return None
         except TransportError as exc:
-            return self._failed(SteeringError(f"fetch failed: {exc}", url=url), exc)
+            self._failed(SteeringError(f"fetch failed: {exc}", url=url), exc)
+            return None
         except SteeringError as exc:
-            return self._failed(exc, None)
+            self._failed(exc, None)
+            return None
         self.manifest = manifest
         self.priority = manifest.pathway_priority
         self.last_error = None
@@ -211,7 +214,6 @@ class SteeringClient:
         self.next_refresh_at = self._clock() + self.ttl_s
         if self._on_error is not None:
             self._on_error(error)
-        return None
 
     async def run(
         self,
