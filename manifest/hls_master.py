@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from .errors import ManifestValueError
@@ -194,8 +195,6 @@ def _media_track(m: dict[str, Any], variants: list[Rendition], resolve: Resolver
 
 def _unique(tracks: list[Track]) -> list[Track]:
     """Make rendition (and track) ids unique: a repeated id gets ``#2``, ``#3``..."""
-    from dataclasses import replace
-
     seen: dict[str, int] = {}
     out = []
     for t in tracks:
