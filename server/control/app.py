@@ -33,7 +33,13 @@ from starlette.routing import BaseRoute, Route
 from server.config import ControlConfig
 from server.control.catalog_rules import CatalogRules
 from server.control.metrics import Registry, RequestCounter
-from server.control.playback import RequestError, parse_grant_request, pathway_urls
+from server.control.playback import (
+    DASH_NAME,
+    HLS_NAME,
+    RequestError,
+    parse_grant_request,
+    pathway_urls,
+)
 from server.control.progress import ProgressStore
 from server.control.qoe import aggregate
 from server.control.steering import EdgeMonitor, steering_manifest
@@ -95,6 +101,7 @@ class ControlPlane:
             *extra_routes,
         ]
         self.starlette = Starlette(routes=routes, lifespan=self._lifespan)
+        self.starlette.router.redirect_slashes = False
         self.app = RequestCounter(self.starlette, self.metrics, lambda: self.starlette.routes)
 
     @property
@@ -125,19 +132,28 @@ class ControlPlane:
         d = self.config.content_dir / title
         return d if (d / "catalog.json").is_file() else None
 
-    def title_duration(self, title: str) -> float | None:
+    def title_info(self, title: str) -> dict[str, Any]:
+        """Lenient read of catalog.json: duration and manifest names, when present."""
         d = self.title_dir(title)
-        if d is None:
-            return None
-        try:
-            data = json.loads((d / "catalog.json").read_text())
-        except (OSError, json.JSONDecodeError):
-            return None
-        for key in ("duration_s", "duration"):
-            v = data.get(key) if isinstance(data, dict) else None
+        data: Any = None
+        if d is not None:
+            try:
+                data = json.loads((d / "catalog.json").read_text())
+            except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+                data = None
+        if not isinstance(data, dict):
+            data = {}
+        info: dict[str, Any] = {"duration": None, "hls": HLS_NAME, "dash": DASH_NAME}
+        for key in ("duration", "duration_s"):
+            v = data.get(key)
             if isinstance(v, int | float) and not isinstance(v, bool):
-                return float(v)
-        return None
+                info["duration"] = float(v)
+                break
+        for key in ("hls", "dash"):
+            v = data.get(key)
+            if isinstance(v, str) and v and ".." not in v and not v.startswith("/"):
+                info[key] = v
+        return info
 
     # ------------------------------------------------------------- grants
     async def grant(self, request: Request) -> Response:
@@ -165,7 +181,11 @@ class ControlPlane:
             self.config.secret, SessionToken(title, req.account, expires, session_id)
         )
         ranked = self.monitor.ranking(session_id)
-        pathways = [pathway_urls(st.name, st.url, title) for st in ranked]
+        info = self.title_info(title)
+        pathways = [
+            pathway_urls(st.name, st.url, title, hls=info["hls"], dash=info["dash"])
+            for st in ranked
+        ]
         resume = self.progress.get(req.account, title)
         await asyncio.to_thread(
             self.telemetry.record_session, session_id, title, req.account, req.country,
@@ -287,7 +307,7 @@ class ControlPlane:
             return _err(422, "invalid_request", "account must be a non-empty string", where="account")
         if isinstance(pos, bool) or not isinstance(pos, int | float) or not 0 <= pos < 1e7:
             return _err(422, "invalid_request", "position_s must be a number >= 0", where="position_s")
-        duration = self.title_duration(title)
+        duration = self.title_info(title)["duration"]
         if duration is not None and pos > duration:
             return _err(422, "invalid_request",
                         f"position_s {pos} is past the title's end ({duration} s)", where="position_s")

@@ -65,11 +65,14 @@ def parse_grant_request(body: Any) -> GrantRequest:
     return GrantRequest(country.upper(), device, account)
 
 
-def pathway_urls(edge_id: str, base_url: str, title: str) -> dict[str, str]:
+def pathway_urls(
+    edge_id: str, base_url: str, title: str, *, hls: str = HLS_NAME, dash: str = DASH_NAME
+) -> dict[str, str]:
+    """One pathway entry; ``hls``/``dash`` are the manifest names from catalog.json."""
     base = base_url.rstrip("/")
     return {
         "id": edge_id,
         "base_url": base,
-        "hls": f"{base}/{title}/{HLS_NAME}",
-        "dash": f"{base}/{title}/{DASH_NAME}",
+        "hls": f"{base}/{title}/{hls}",
+        "dash": f"{base}/{title}/{dash}",
     }

@@ -224,6 +224,8 @@ class Edge:
             rel = safe_relative_path(scope.get("raw_path"), scope["path"])
         except BadPath as exc:
             return await _simple(send, exc.status, exc.reason)
+        if any(seg.startswith(".") for seg in rel.split("/")):
+            return await _simple(send, 404, "not found")  # markers, partial downloads
         fs = self.faults.faults
         fault = fs if fs.active and fs.applies_to("/" + rel) else None
         if fault is not None and fault.latency_ms > 0:
