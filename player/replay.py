@@ -92,12 +92,12 @@ def replay(
     pos = 0.0
     actions = handle(Start(0.0))
     while not session.finished:
-        fetch = wait = None
+        fetch: FetchSegment | None = None
+        wait: Wait | None = None
         for a in actions:
-            kind = type(a)
-            if kind is FetchSegment:
+            if type(a) is FetchSegment:
                 fetch = a
-            elif kind is Wait:
+            elif type(a) is Wait:
                 wait = a
         if fetch is not None:
             t = session.t

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -64,7 +64,7 @@ from .states import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from abr.base import AbandonRule, Policy
 
@@ -84,7 +84,7 @@ def fast_constructor(cls: type) -> Any:
     a context, a sample and an action per segment, so it uses these. The
     result is an ordinary, equal instance of ``cls``.
     """
-    names = list(cls.__dataclass_fields__)
+    names = [f.name for f in fields(cls)]
     ns: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
     for i, n in enumerate(names):
         ns[f"_s{i}"] = getattr(cls, n).__set__
@@ -145,7 +145,7 @@ class EngineConfig:
 class SegmentRecord(NamedTuple):
     """One downloaded segment, for telemetry and analysis (a named tuple: cheap to build)."""
 
-    index: int
+    segment_index: int
     rung: int
     bitrate_bps: float
     bytes: int
@@ -267,7 +267,7 @@ class Session:
         self.pending: Decision | None = None
         self.retries = 0
         self.failure: str | None = None
-        self._handlers = {
+        self._handlers: dict[type, Callable[[Any, list[Action]], None]] = {
             Start: self._on_start,
             DownloadProgress: self._on_progress,
             DownloadComplete: self._on_complete,

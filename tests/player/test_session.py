@@ -446,7 +446,7 @@ def test_abandonment_refetches_same_segment_lower():
     ].buffer_s == pytest.approx(3.0)
     s.handle(DownloadComplete(2.5))
     r = s.result()
-    assert [(x.index, x.rung) for x in r.segments] == [(0, 2), (1, 0)]
+    assert [(x.segment_index, x.rung) for x in r.segments] == [(0, 2), (1, 0)]
     assert r.abandoned[0][1:4] == (1, 2, "half")
     assert r.segments[1].download_start_s == 2.0
 
