@@ -167,8 +167,8 @@ class _MpdParser:
                     BaseUrl(
                         u,
                         b.get("serviceLocation") or inherit.service_location,
-                        int(prio) if prio and prio.strip().isdigit() else inherit.priority,
-                        int(weight) if weight and weight.strip().isdigit() else inherit.weight,
+                        _opt_int(prio) if _opt_int(prio) is not None else inherit.priority,
+                        _opt_int(weight) if _opt_int(weight) is not None else inherit.weight,
                     )
                 )
                 if len(out) >= MAX_BASE_URL_ALTERNATIVES:
@@ -193,7 +193,10 @@ class _MpdParser:
                 extra.append((name, v))
         ast = root.get("availabilityStartTime")
         if ast is not None:
-            self.ast = parse_datetime(ast, where="MPD@availabilityStartTime", url=url)
+            try:
+                self.ast = parse_datetime(ast, where="MPD@availabilityStartTime", url=url)
+            except ManifestValueError:
+                self.ast = None  # kept as text in extra; only the live edge needs it
         mpd_duration = self._dur(root, "mediaPresentationDuration", "MPD")
         if mpd_duration is not None:
             extra.append(("mediaPresentationDuration", repr(mpd_duration)))
@@ -354,8 +357,8 @@ class _MpdParser:
             fr = inh("frameRate")
             asr = inh("audioSamplingRate")
             sample_rate = None
-            if asr and asr.split()[0].isdigit():
-                sample_rate = int(asr.split()[0])
+            if asr:
+                sample_rate = _opt_int(asr.split()[0] if asr.split() else None)
             chan = r.find("AudioChannelConfiguration")
             if chan is None:
                 chan = a.find("AudioChannelConfiguration")
@@ -377,12 +380,10 @@ class _MpdParser:
                 Rendition(
                     id=rid,
                     bandwidth=bw,
-                    width=parse_uint(w, where=rwhere + "@width", url=url) if w else None,
-                    height=parse_uint(h, where=rwhere + "@height", url=url) if h else None,
+                    width=_opt_int(w),
+                    height=_opt_int(h),
                     codecs=inh("codecs"),
-                    frame_rate=parse_frame_rate(fr, where=rwhere + "@frameRate", url=url)
-                    if fr
-                    else None,
+                    frame_rate=_opt_frame_rate(fr),
                     mime_type=inh("mimeType"),
                     segments=build_segment_index([r, a, p], ctx, self.budget),
                     base_urls=tuple(b.url for b in locs),
@@ -405,9 +406,12 @@ class _MpdParser:
             if lab is not None and lab.text:
                 label = lab.text.strip()
         content_type = a.get("contentType")
+        cc_types = {c.get("contentType") for c in a.findall("ContentComponent")} - {None}
         return Track(
             id=a.get("id") or str(index),
-            type=_track_type(content_type, mime, renditions),
+            type=_track_type(
+                content_type or (cc_types.pop() if len(cc_types) == 1 else None), mime, renditions
+            ),
             renditions=tuple(renditions),
             language=a.get("lang"),
             name=label,
@@ -445,6 +449,23 @@ class _MpdParser:
             licence_url=licence,
             pssh=pssh,
         )
+
+
+def _opt_int(v: str | None) -> int | None:
+    """An optional, descriptive unsigned integer: unparseable text counts as absent."""
+    if v is None:
+        return None
+    v = v.strip()
+    return int(v) if v.isascii() and v.isdigit() else None
+
+
+def _opt_frame_rate(v: str | None) -> float | None:
+    if not v:
+        return None
+    try:
+        return parse_frame_rate(v, where="frameRate", url=None)
+    except ManifestValueError:
+        return None  # descriptive only: a bad value does not stop playback
 
 
 def _type_of(mime: str | None, codecs: str | None) -> TrackType | None:

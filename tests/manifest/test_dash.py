@@ -402,21 +402,45 @@ def test_missing_representation_id_and_bandwidth() -> None:
     assert r1.bandwidth == 0 and r1.id != r2.id
 
 
+@pytest.mark.parametrize("attrs", ['bandwidth="fast"', 'bandwidth="-1"', 'bandwidth="1.5e6"'])
+def test_bad_bandwidth_raises(attrs: str) -> None:
+    text = mpd(f'<Period><AdaptationSet><Representation id="a" {attrs}/></AdaptationSet></Period>')
+    with pytest.raises(ManifestValueError, match="bandwidth"):
+        parse_mpd(text, URL)
+
+
 @pytest.mark.parametrize(
     "attrs",
     [
-        'bandwidth="fast"',
-        'bandwidth="-1"',
-        'width="wide"',
+        'width="wide" height=" "',
         'frameRate="0"',
         'frameRate="30/0"',
         'frameRate="x"',
+        'audioSamplingRate=" "',
+        'audioSamplingRate="\u00b2"',
     ],
 )
-def test_bad_representation_values(attrs: str) -> None:
-    text = mpd(f'<Period><AdaptationSet><Representation id="a" {attrs}/></AdaptationSet></Period>')
-    with pytest.raises(ManifestValueError):
-        parse_mpd(text, URL)
+def test_bad_descriptive_values_are_absent(attrs: str) -> None:
+    rep = f'<Representation id="a" bandwidth="5" {attrs}/>'
+    r = parse_mpd(mpd(f"<Period><AdaptationSet>{rep}</AdaptationSet></Period>"), URL).renditions()[
+        0
+    ]
+    assert (r.width, r.height, r.frame_rate, r.sample_rate) == (None, None, None, None)
+
+
+def test_content_component_gives_type() -> None:
+    body = (
+        '<Period><AdaptationSet><ContentComponent contentType="audio" id="1"/>'
+        '<Representation id="a" bandwidth="5"/></AdaptationSet></Period>'
+    )
+    t = parse_mpd(mpd(body), URL).tracks()[0]
+    assert t.type == "audio" and t.content_type is None
+
+
+def test_bad_availability_start_time_is_kept_as_text() -> None:
+    text = '<MPD type="dynamic" availabilityStartTime="yesterday"><Period/></MPD>'
+    p = parse_mpd(text, URL, now=1e9)
+    assert dict(p.extra)["availabilityStartTime"] == "yesterday"
 
 
 # ----------------------------------------------------------------------------- input hygiene
@@ -453,7 +477,6 @@ def test_not_an_mpd(text: str | bytes) -> None:
     [
         '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="live"><Period/></MPD>',
         '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011"/>',
-        '<MPD type="dynamic" availabilityStartTime="yesterday"><Period/></MPD>',
     ],
 )
 def test_bad_mpd_values(text: str) -> None:
