@@ -166,7 +166,9 @@ def scan(text: str, url: str | None) -> Scan:
         )
 
     has_master = has_media = None
-    for n, raw in enumerate(lines[first + 1 :], first + 2):
+    # the loop only runs when a master tag may be present (fast for media playlists)
+    maybe_master = any(tag in text for tag in MASTER_TAGS)
+    for n, raw in enumerate(lines[first + 1 :] if maybe_master else (), first + 2):
         s = raw.strip()
         if not s.startswith("#EXT"):
             continue
