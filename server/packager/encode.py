@@ -106,8 +106,7 @@ class _VideoOut:
     def finish(self) -> EncodedRendition:
         self.encode(None)
         self.container.close()
-        data = self.path.read_bytes()
-        init, fragments = fmp4.split_fragmented(data)
+        init, fragments = fmp4.split_fragmented_file(self.path)
         ts = fmp4.timescale(init)
         (self.directory / "init.mp4").write_bytes(init)
         segs = []

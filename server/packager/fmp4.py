@@ -9,9 +9,11 @@ the first sample is a sync sample (``trun``/``tfhd``/``trex``).
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from ..errors import PackagerError
 
@@ -102,6 +104,76 @@ def split_fragmented(data: bytes) -> tuple[bytes, list[bytes]]:
     if not init or find_box(bytes(init), [b"moov"]) is None:
         raise PackagerError("no ftyp/moov at the start: not a fragmented MP4")
     return bytes(init), fragments
+
+
+def split_fragmented_file(path: str | os.PathLike[str]) -> tuple[bytes, Iterator[bytes]]:
+    """Like :func:`split_fragmented` for a file, reading one top-level box at a
+    time so a long rendition never has to fit in memory. The fragments iterator
+    must be consumed before the file is removed."""
+    f = open(path, "rb")  # noqa: SIM115 - closed by the generator below
+    try:
+        init = bytearray()
+        first: bytes | None = None
+        while True:
+            box = _read_box(f)
+            if box is None:
+                break
+            if box[4:8] == b"moof":
+                first = box
+                break
+            if box[4:8] in (b"ftyp", b"moov"):
+                init += box
+        if not init or find_box(bytes(init), [b"moov"]) is None:
+            raise PackagerError("no ftyp/moov at the start: not a fragmented MP4", where=str(path))
+    except BaseException:
+        f.close()
+        raise
+
+    def fragments() -> Iterator[bytes]:
+        with f:
+            current = bytearray(first) if first is not None else None
+            while True:
+                box = _read_box(f)
+                if box is None:
+                    break
+                typ = box[4:8]
+                if typ == b"moof":
+                    if current is not None:
+                        yield bytes(current)
+                    current = bytearray(box)
+                elif typ == b"mdat":
+                    if current is None:
+                        raise PackagerError("mdat before the first moof", where=str(path))
+                    current += box
+            if current is not None:
+                yield bytes(current)
+
+    return bytes(init), fragments()
+
+
+def _read_box(f: BinaryIO) -> bytes | None:
+    """The next whole top-level box of a file, or None at the end."""
+    head = f.read(8)
+    if not head:
+        return None
+    if len(head) < 8:
+        raise PackagerError("truncated box header at the end of the file")
+    size, _ = struct.unpack(">I4s", head)
+    if size == 1:
+        ext = f.read(8)
+        if len(ext) < 8:
+            raise PackagerError("truncated large box header")
+        (size,) = struct.unpack(">Q", ext)
+        head += ext
+    elif size == 0:
+        rest = f.read()
+        return head + rest
+    if size < len(head):
+        raise PackagerError(f"box {head[4:8]!r} has a bad size {size}")
+    body = f.read(size - len(head))
+    if len(body) != size - len(head):
+        raise PackagerError(f"box {head[4:8]!r} is truncated")
+    return head + body
 
 
 def timescale(init: bytes) -> int:

@@ -155,3 +155,27 @@ def test_error_hierarchy():
     assert issubclass(PackagerError, ServerError)
     e = PackagerError("bad", where="x.mp4")
     assert str(e) == "x.mp4: bad" and e.where == "x.mp4"
+
+
+def test_split_file_matches_split_in_memory(tmp_path):
+    moov = _box(b"moov", _box(b"mvhd", b"\0" * 20))
+    data = (
+        _box(b"ftyp", b"iso6")
+        + moov
+        + _box(b"moof", b"a")
+        + _box(b"mdat", b"xy")
+        + _box(b"moof", b"b")
+        + _box(b"mdat", b"z")
+        + _box(b"mfra")
+    )
+    path = tmp_path / "f.mp4"
+    path.write_bytes(data)
+    init, frags = fmp4.split_fragmented_file(path)
+    assert (init, list(frags)) == fmp4.split_fragmented(data)
+    path.write_bytes(data[:-3])  # truncated last box
+    init, frags = fmp4.split_fragmented_file(path)
+    with pytest.raises(PackagerError):
+        list(frags)
+    path.write_bytes(_box(b"moof") + _box(b"mdat"))
+    with pytest.raises(PackagerError):
+        fmp4.split_fragmented_file(path)
