@@ -49,6 +49,7 @@ from .model import (
     BaseUrl,
     ContentProtection,
     ContentSteering,
+    KeyInfo,
     Period,
     Presentation,
     Rendition,
@@ -362,6 +363,9 @@ class _MpdParser:
             chan = r.find("AudioChannelConfiguration")
             if chan is None:
                 chan = a.find("AudioChannelConfiguration")
+            protection = as_prot + tuple(
+                self._protection(cp) for cp in r.findall("ContentProtection")
+            )
             ctx = SegmentContext(
                 rep_id=r.get("id") or "",
                 bandwidth=bw,
@@ -373,6 +377,7 @@ class _MpdParser:
                 live_window=self.live_window,
                 where=rwhere,
                 url=url,
+                key=_key_info(protection),
             )
             w = r.get("width") or a.get("width")
             h = r.get("height") or a.get("height")
@@ -387,8 +392,7 @@ class _MpdParser:
                     mime_type=inh("mimeType"),
                     segments=build_segment_index([r, a, p], ctx, self.budget),
                     base_urls=tuple(b.url for b in locs),
-                    protection=as_prot
-                    + tuple(self._protection(cp) for cp in r.findall("ContentProtection")),
+                    protection=protection,
                     sample_rate=sample_rate,
                     channels=chan.get("value") if chan is not None else None,
                     iframe=iframe,
@@ -405,6 +409,7 @@ class _MpdParser:
             lab = a.find("Label")
             if lab is not None and lab.text:
                 label = lab.text.strip()
+        roles = tuple(r.get("value", "") for r in a.findall("Role"))
         content_type = a.get("contentType")
         cc_types = {c.get("contentType") for c in a.findall("ContentComponent")} - {None}
         return Track(
@@ -415,7 +420,8 @@ class _MpdParser:
             renditions=tuple(renditions),
             language=a.get("lang"),
             name=label,
-            roles=tuple(r.get("value", "") for r in a.findall("Role")),
+            roles=roles,
+            default="main" in roles,
             mime_type=mime,
             content_type=content_type,
             protection=as_prot,
@@ -449,6 +455,17 @@ class _MpdParser:
             licence_url=licence,
             pssh=pssh,
         )
+
+
+def _key_info(protection: tuple[ContentProtection, ...]) -> KeyInfo | None:
+    """Segment key info from ContentProtection: the mp4protection scheme (cenc, cbcs...)
+    and the default KID; None when the Representation is not protected."""
+    if not protection:
+        return None
+    scheme = next((cp for cp in protection if cp.system == "mp4protection"), None)
+    kid = next((cp.default_kid for cp in protection if cp.default_kid), None)
+    method = (scheme.value or "cenc").strip() if scheme is not None else "cenc"
+    return KeyInfo(method=method, kid=kid)
 
 
 def _opt_int(v: str | None) -> int | None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from .dash_xml import parse_int, parse_range, parse_uint, resolve_url
 from .errors import ManifestValueError
-from .model import Addressing, ByteRange, InitSegment, Segment, SegmentIndex
+from .model import Addressing, ByteRange, InitSegment, KeyInfo, Segment, SegmentIndex
 
 MAX_SEGMENTS = 1_000_000
 MAX_TOTAL_SEGMENTS = 4_000_000
@@ -73,6 +73,7 @@ class SegmentContext:
     live_window: float  # seconds of segments to keep when the end is unknown
     where: str
     url: str | None
+    key: KeyInfo | None = None  # how the Representation's segments are encrypted, if known
 
 
 @dataclass(slots=True)
@@ -229,7 +230,9 @@ def build_segment_index(
 def _single(
     ctx: SegmentContext, addressing: Addressing, init: InitSegment | None, ended: bool
 ) -> SegmentIndex:
-    seg = Segment(ctx.base_url, ctx.period_start, ctx.period_duration or 0.0, 1, init=init)
+    seg = Segment(
+        ctx.base_url, ctx.period_start, ctx.period_duration or 0.0, 1, key=ctx.key, init=init
+    )
     return SegmentIndex(addressing, (seg,), init, ended=ended, media_url=ctx.base_url)
 
 
@@ -365,6 +368,7 @@ def _segment_template(
         budget.take(total, ctx.where, ctx.url)
         fmt = pattern.format if pattern else None
         append = segs.append
+        key = ctx.key
         n = start_number
         left = total
         for t, d, count, n_first in runs:
@@ -377,14 +381,14 @@ def _segment_template(
             left -= count
             for tt in range(t, t + count * d, d):
                 u = fmt(n=n, t=tt) if fmt else base
-                append(Segment(u, p0 + (tt - pto) / timescale, dur, n, None, None, init))
+                append(Segment(u, p0 + (tt - pto) / timescale, dur, n, None, key, init))
                 n += 1
     else:
         dur_s = attrs.get("duration")
         if dur_s is None:
             # no @duration and no timeline: the Representation is one segment
             u = pattern.format(n=start_number, t=pto) if pattern else base
-            seg = Segment(u, p0, ctx.period_duration or 0.0, start_number, init=init)
+            seg = Segment(u, p0, ctx.period_duration or 0.0, start_number, key=ctx.key, init=init)
             return SegmentIndex(addressing, (seg,), init, None, False, timescale, ended=ended)
         d = parse_uint(dur_s, where=ctx.where + "/SegmentTemplate@duration", url=ctx.url)
         if d == 0:
@@ -408,7 +412,7 @@ def _segment_template(
                 dur = max(0.0, pdur - start_rel)
             n = start_number + i
             u = pattern.format(n=n, t=pto + i * d) if pattern else base
-            segs.append(Segment(u, p0 + start_rel, dur, n, init=init))
+            segs.append(Segment(u, p0 + start_rel, dur, n, key=ctx.key, init=init))
     if timeline and ctx.live_edge is not None and ctx.period_duration is None:
         # live timeline: keep the time-shift window behind the live edge
         oldest = p0 + ctx.live_edge - ctx.live_window
@@ -452,5 +456,5 @@ def _segment_list(
         mr = su.get("mediaRange")
         br = ByteRange(*parse_range(mr, where=where + "@mediaRange", url=ctx.url)) if mr else None
         start, dur = times[i]
-        segs.append(Segment(u, ctx.period_start + start, dur, start_number + i, br, init=init))
+        segs.append(Segment(u, ctx.period_start + start, dur, start_number + i, br, ctx.key, init))
     return SegmentIndex("list", tuple(segs), init, None, timeline, timescale, ended=ended)

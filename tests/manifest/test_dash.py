@@ -280,6 +280,20 @@ def test_content_protection() -> None:
     rep = p.renditions()[0]
     assert rep.protection[:5] == track.protection
     assert rep.protection[5].system == "fairplay"
+    # segments carry the key info a decryptor needs
+    assert rep.segments is not None
+    key = rep.segments.segments[0].key
+    assert key == KeyInfo(method="cenc", kid="9eb4050de44b4802932e27d75083e266")
+
+
+def test_clear_segments_have_no_key_and_main_role_is_default() -> None:
+    p = load("track_types.mpd")
+    assert all(s.key is None for r in p.renditions() for s in r.segments.segments)  # type: ignore[union-attr]
+    body = (
+        '<Period><AdaptationSet><Role schemeIdUri="urn:mpeg:dash:role:2011" value="main"/>'
+        '<Representation id="a" bandwidth="5"/></AdaptationSet></Period>'
+    )
+    assert parse_mpd(mpd(body), URL).tracks()[0].default
 
 
 @pytest.mark.parametrize(
