@@ -12,6 +12,7 @@ from manifest import (
     ByteRange,
     ContentSteering,
     InitSegment,
+    KeyInfo,
     ManifestSyntaxError,
     ManifestValueError,
     Presentation,
