@@ -144,7 +144,7 @@ def _period_end(per: Period) -> float | None:
     ends = [
         s.start + s.duration
         for r in (x for t in per.tracks for x in t.renditions)
-        for s in (r.segments or ())
+        for s in (r.segments.segments if r.segments is not None else ())
     ]
     return max(ends) if ends else None
 
@@ -315,7 +315,8 @@ class _Writer:
     ) -> None:
         prefix, suffix, width, ident = pattern
         fmt = f"${ident}$" if width == 0 else f"${ident}%0{width}d$"
-        media = _dollar(self.rel(prefix)) + fmt + _dollar(suffix)
+        rel_prefix = "" if prefix == self.ref_dir else self.rel(prefix)
+        media = _dollar(rel_prefix) + fmt + _dollar(suffix)
         st = rel.add(
             "SegmentTemplate",
             [

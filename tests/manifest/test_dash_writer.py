@@ -310,3 +310,15 @@ def test_xml_special_characters_escaped() -> None:
     p = replace(p, periods=(replace(per, tracks=(per.tracks[0], audio)),))
     _, q = roundtrip(p)
     assert q.tracks("audio")[0].name == 'Commentary <"director"> & cast'
+
+
+def test_unknown_durations_derived_from_segments() -> None:
+    segs = tuple(Segment(f"{D}{i}.m4s", 2.0 * i, 2.0, i) for i in range(3))
+    idx = SegmentIndex("template-number", segs)
+    t = Track("v", "video", (Rendition("v", 5, segments=idx),))
+    p = Presentation("dash", "dash", URL, False, None, (Period(None, 0.0, None, (t,)),))
+    text, q = roundtrip(p)
+    assert 'mediaPresentationDuration="PT6S"' in text
+    assert 'media="$Number$.m4s"' in text
+    assert q.duration == 6.0
+    assert [s.url for s in q.renditions()[0].segments.segments] == [s.url for s in segs]  # type: ignore[union-attr]
