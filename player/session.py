@@ -73,7 +73,12 @@ if TYPE_CHECKING:
 __all__ = ["EngineConfig", "SegmentRecord", "Session", "SessionResult"]
 
 _EPS = 1e-9
-S = State
+# Enum attribute access and hashing run Python code; the hot path uses these plain names.
+IDLE, STARTUP, PLAYING, REBUFFERING = State.IDLE, State.STARTUP, State.PLAYING, State.REBUFFERING
+PAUSED, SEEKING, ENDED, FAILED = State.PAUSED, State.SEEKING, State.ENDED, State.FAILED
+_ALLOWED: dict[str, frozenset[type]] = {
+    st.value: frozenset(ev for (s0, ev) in TRANSITIONS if s0 is st) for st in State
+}
 
 
 def fast_constructor(cls: type) -> Any:
@@ -221,7 +226,7 @@ class Session:
         "samples", "records", "abandoned", "acc", "played", "stalled", "startup_wait", "seek_wait",
         "paused", "stall_start", "wait_start", "stall_chunk", "waiting", "wait_until", "pending",
         "retries", "failure", "_count", "_durations", "_starts", "_rates", "_sizes", "_top",
-        "_handlers", "_event",
+        "_handlers", "_event", "_state_name", "_allowed", "_max_samples",
     )  # fmt: skip
 
     def __init__(
@@ -246,8 +251,10 @@ class Session:
         self._top = top if cfg.max_rung is None else max(0, min(top, cfg.max_rung))
         if cfg.start_rung is not None and not 0 <= cfg.start_rung <= top:
             raise SessionError(f"start_rung {cfg.start_rung} is outside the ladder 0..{top}")
-        self._state = S.IDLE
-        self._paused_from = S.PLAYING
+        self._state = IDLE
+        self._state_name = "idle"
+        self._allowed = _ALLOWED["idle"]
+        self._paused_from = PLAYING
         self._event: type = Start
         self.t = self.start_t = self.end_t = 0.0
         self.buffer = 0.0
@@ -256,6 +263,7 @@ class Session:
         self.in_flight: _InFlight | None = None
         self.last_rung = cfg.start_rung if cfg.start_rung is not None else 0
         self.samples: list[ThroughputSample] = []
+        self._max_samples = cfg.max_samples
         self.records: list[SegmentRecord] = []
         self.abandoned: list[tuple[float, int, int, str, str]] = []
         self.acc = QoeAccumulator(self._rates, cfg.first_scored_chunk)
@@ -286,31 +294,31 @@ class Session:
 
     @property
     def finished(self) -> bool:
-        return self._state is S.ENDED or self._state is S.FAILED
+        return self._state is ENDED or self._state is FAILED
 
     @property
     def deadline_s(self) -> float:
         """Latest time for the next event so a stall-limit failure is detected on time."""
         st = self._state
         limit = self.config.stall_limit_s
-        if st is S.PLAYING:
+        if st is PLAYING:
             return self.t + self.buffer + limit if self.in_flight is not None else math.inf
-        if st is S.REBUFFERING:
+        if st is REBUFFERING:
             return self.stall_start + limit
-        if st is S.STARTUP or st is S.SEEKING:
+        if st is STARTUP or st is SEEKING:
             return self.wait_start + limit
         return math.inf
 
     def handle(self, event: Event) -> list[Action]:
         """Process one event and return the actions it causes (possibly none)."""
         kind = type(event)
-        if (self._state, kind) not in TRANSITIONS:
+        if kind not in self._allowed:
             raise IllegalEventError(self._state.value, kind.__name__)
         self._event = kind
         out: list[Action] = []
-        was_finished = self._state is S.ENDED or self._state is S.FAILED
+        was_finished = self._state is ENDED or self._state is FAILED
         self._advance(event.t, out)
-        if not was_finished and (self._state is S.ENDED or self._state is S.FAILED):
+        if not was_finished and (self._state is ENDED or self._state is FAILED):
             return out
         self._handlers[kind](event, out)
         return out
@@ -320,18 +328,20 @@ class Session:
         if new not in TRANSITIONS[(self._state, self._event)]:  # pragma: no cover - a bug guard
             raise SessionError(f"internal: {self._state} -> {new} on {self._event.__name__}")
         self._state = new
+        self._state_name = name = new.value
+        self._allowed = _ALLOWED[name]
 
     def _fail(self, t: float, reason: str, out: list[Action]) -> None:
         if self.in_flight is not None:
             out.append(Abandon(self.in_flight.index, self.in_flight.rung, "session failed"))
             self.in_flight = None
-        self._set(S.FAILED)
+        self._set(FAILED)
         self.failure = reason
         self.end_t = t
         out.append(Fail(t, reason))
 
     def _end(self, t: float, out: list[Action]) -> None:
-        self._set(S.ENDED)
+        self._set(ENDED)
         self.end_t = t
         out.append(End(t))
 
@@ -345,7 +355,7 @@ class Session:
             return
         self.t = t
         st = self._state
-        if st is S.PLAYING:
+        if st is PLAYING:
             b = self.buffer
             done = self.in_flight is None and self.next_index >= self._count
             if dt <= b and not (done and dt >= b - _EPS):
@@ -360,12 +370,12 @@ class Session:
                 self._end(last + b, out)
                 return
             self.stall_start = last = last + b
-            self._set(S.REBUFFERING)
+            self._set(REBUFFERING)
             self.acc.stall()
             out.append(StallStarted(last))
-            st = S.REBUFFERING
+            st = REBUFFERING
         limit = self.config.stall_limit_s
-        if st is S.REBUFFERING:
+        if st is REBUFFERING:
             lim_t = self.stall_start + limit
             stall = (lim_t if t >= lim_t - _EPS else t) - last
             if stall > 0:
@@ -373,26 +383,26 @@ class Session:
                 self.stall_chunk += stall
             if t >= lim_t - _EPS:
                 self._fail(lim_t, f"stalled for the stall limit ({limit:g} s)", out)
-        elif st is S.STARTUP or st is S.SEEKING:
+        elif st is STARTUP or st is SEEKING:
             lim_t = self.wait_start + limit
             wait = (lim_t if t >= lim_t - _EPS else t) - last
-            if st is S.STARTUP:
+            if st is STARTUP:
                 self.startup_wait += max(wait, 0.0)
             else:
                 self.seek_wait += max(wait, 0.0)
             if t >= lim_t - _EPS:
                 self._fail(lim_t, f"{st.value} took the stall limit ({limit:g} s)", out)
-        elif st is S.PAUSED:
+        elif st is PAUSED:
             self.paused += dt
 
     # ----- requests ----------------------------------------------------
     def _next(self, out: list[Action]) -> None:
         """Decide what to do now that no download is in flight."""
-        if self._state is S.PAUSED and self.buffer > self.config.buffer_max_s:
+        if self._state is PAUSED and self.buffer > self.config.buffer_max_s:
             return  # nothing drains while paused; Resume re-runs this
         t = self.t
         if self.next_index >= self._count:
-            if self._state is S.PLAYING:
+            if self._state is PLAYING:
                 self.waiting = "end-of-stream"
                 self.wait_until = t + self.buffer
                 out.append(_new_wait(self.wait_until, "end-of-stream"))
@@ -425,7 +435,7 @@ class Session:
                     self.last_rung,
                     tuple(self.samples),
                     self.t,
-                    self._state.value,
+                    self._state_name,
                     cfg.max_rung,
                     self._sizes,
                     self.stalled,
@@ -465,7 +475,7 @@ class Session:
             raise SessionError(f"start position {ev.position_s!r} is negative")
         self.next_index = bisect_right(self._starts, ev.position_s) - 1
         self.position = self._starts[self.next_index]
-        self._set(S.STARTUP)
+        self._set(STARTUP)
         self._next(out)
 
     def _on_tick(self, ev: Tick, out: list[Action]) -> None:
@@ -473,15 +483,15 @@ class Session:
             kind = self.waiting
             self.waiting = None
             st = self._state
-            if st is S.ENDED or st is S.FAILED:
+            if st is ENDED or st is FAILED:
                 return
             if kind == "end-of-stream":
-                if st is S.PLAYING and self.buffer <= 1e-6:
+                if st is PLAYING and self.buffer <= 1e-6:
                     self.played += self.buffer
                     self.position += self.buffer
                     self.buffer = 0.0
                     self._end(ev.t, out)
-                elif st is not S.PAUSED:
+                elif st is not PAUSED:
                     self._next(out)
             elif kind == "policy":
                 d, self.pending = self.pending, None
@@ -502,7 +512,7 @@ class Session:
         sample = _new_sample(nbytes, seconds, t)
         samples = self.samples
         samples.append(sample)
-        if len(samples) > self.config.max_samples:
+        if len(samples) > self._max_samples:
             del samples[0]
         if self._observe is not None:
             self._observe(DownloadReport(f.index, f.rung, nbytes, seconds, f.start, t, self.buffer))
@@ -521,14 +531,14 @@ class Session:
         st = self._state
         done = self.next_index >= self._count
         cfg = self.config
-        if st is S.STARTUP or st is S.SEEKING:
+        if st is STARTUP or st is SEEKING:
             if self.buffer >= cfg.startup_threshold_s - _EPS or done:
-                if st is S.STARTUP:
+                if st is STARTUP:
                     self.acc.startup(t - self.start_t)
-                self._set(S.PLAYING)
+                self._set(PLAYING)
                 out.append(Play(t))
-        elif st is S.REBUFFERING and (self.buffer >= cfg.rebuffer_resume_s - _EPS or done):
-            self._set(S.PLAYING)
+        elif st is REBUFFERING and (self.buffer >= cfg.rebuffer_resume_s - _EPS or done):
+            self._set(PLAYING)
             out.append(StallEnded(t, t - self.stall_start))
         self._next(out)
 
@@ -580,7 +590,7 @@ class Session:
         if self.in_flight is not None:
             out.append(Abandon(self.in_flight.index, self.in_flight.rung, "seek"))
             self.in_flight = None
-        if self._state is S.REBUFFERING:
+        if self._state is REBUFFERING:
             out.append(StallEnded(ev.t, ev.t - self.stall_start))
         self.acc.seek(self.played)
         self.buffer = 0.0
@@ -592,34 +602,34 @@ class Session:
             return
         self.next_index = bisect_right(self._starts, ev.position_s) - 1
         self.position = self._starts[self.next_index]
-        if self._state is S.PAUSED:
-            self._paused_from = S.SEEKING
+        if self._state is PAUSED:
+            self._paused_from = SEEKING
         else:
-            self._set(S.SEEKING)
+            self._set(SEEKING)
         self._next(out)
 
     def _on_pause(self, ev: Pause, out: list[Action]) -> None:
         st = self._state
-        if st is S.REBUFFERING:
+        if st is REBUFFERING:
             out.append(StallEnded(ev.t, ev.t - self.stall_start))
         self._paused_from = st
-        self._set(S.PAUSED)
+        self._set(PAUSED)
         if self.waiting == "buffer-full" or self.waiting == "end-of-stream":
             self.waiting = None
 
     def _on_resume(self, ev: Resume, out: list[Action]) -> None:
         back = self._paused_from
-        if back is S.STARTUP or back is S.SEEKING:
+        if back is STARTUP or back is SEEKING:
             self.wait_start = ev.t
             self._set(back)
         elif self.buffer > 0:
-            self._set(S.PLAYING)
+            self._set(PLAYING)
             out.append(Play(ev.t))
         elif self.in_flight is None and self.next_index >= self._count:
             self._end(ev.t, out)
             return
         else:
-            self._set(S.REBUFFERING)
+            self._set(REBUFFERING)
             self.stall_start = ev.t
             self.acc.stall()
             out.append(StallStarted(ev.t))
@@ -632,7 +642,7 @@ class Session:
         if self.in_flight is not None:
             out.append(Abandon(self.in_flight.index, self.in_flight.rung, "stopped"))
             self.in_flight = None
-        if self._state is S.REBUFFERING:
+        if self._state is REBUFFERING:
             out.append(StallEnded(ev.t, ev.t - self.stall_start))
         self._end(ev.t, out)
 
@@ -642,7 +652,7 @@ class Session:
         segs = tuple(self.records)
         end = self.end_t if self.finished else self.t
         return SessionResult(
-            state=self._state.value,
+            state=self._state_name,
             failure=self.failure,
             segments=segs,
             qoe=self.acc.summary(self.played, self.stalled),

@@ -91,17 +91,16 @@ def _score(
     first: int,
     penalty: float,
 ) -> QoeScore:
-    per: list[float] = []
-    b = r = s = 0.0
-    for k in range(first, len(values)):
-        v = values[k]
-        rb = penalty * rebufs[k]
-        sm = abs(v - values[k - 1]) if k > 0 else 0.0
-        b += v
-        r += rb
-        s += sm
-        per.append(v - rb - sm)
-    return QoeScore(name, b - r - s, b, r, s, tuple(per))
+    n = len(values)
+    if first >= n:
+        return QoeScore(name, 0.0, 0.0, 0.0, 0.0, ())
+    v = values[first:]
+    prev = values[first - 1 : n - 1] if first else [values[0], *values[: n - 1]]
+    rb = [penalty * r for r in rebufs[first:]]
+    sm = [abs(a - b) for a, b in zip(v, prev, strict=True)]
+    per = tuple([a - r - m for a, r, m in zip(v, rb, sm, strict=True)])
+    b, r, m = sum(v), sum(rb), sum(sm)
+    return QoeScore(name, b - r - m, b, r, m, per)
 
 
 def score_chunks(
@@ -111,25 +110,17 @@ def score_chunks(
     first_scored_chunk: int = 0,
 ) -> tuple[QoeScore, QoeScore, QoeScore | None]:
     """QoE_lin, QoE_log and QoE_hd (None unless the ladder has 6 rungs) of a chunk sequence."""
-    mbps = [bitrates_bps[q] / 1e6 for q in rungs]
-    rmin = bitrates_bps[0] / 1e6
-    lin = _score("qoe_lin", mbps, rebuffers_s, first_scored_chunk, LIN_REBUFFER_PENALTY)
-    log = _score(
-        "qoe_log",
-        [math.log(m / rmin) for m in mbps],
-        rebuffers_s,
-        first_scored_chunk,
-        LOG_REBUFFER_PENALTY,
-    )
+    rungs = list(rungs)
+    rebuffers_s = list(rebuffers_s)
+    mbps = [b / 1e6 for b in bitrates_bps]
+    logs = [math.log(m / mbps[0]) for m in mbps]
+    first = first_scored_chunk
+    lin = _score("qoe_lin", [mbps[q] for q in rungs], rebuffers_s, first, LIN_REBUFFER_PENALTY)
+    log = _score("qoe_log", [logs[q] for q in rungs], rebuffers_s, first, LOG_REBUFFER_PENALTY)
     hd = None
     if len(bitrates_bps) == len(HD_REWARDS):
-        hd = _score(
-            "qoe_hd",
-            [HD_REWARDS[q] for q in rungs],
-            rebuffers_s,
-            first_scored_chunk,
-            HD_REBUFFER_PENALTY,
-        )
+        hd_values = [HD_REWARDS[q] for q in rungs]
+        hd = _score("qoe_hd", hd_values, rebuffers_s, first, HD_REBUFFER_PENALTY)
     return lin, log, hd
 
 
