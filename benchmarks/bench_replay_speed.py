@@ -1,6 +1,7 @@
 """Replay speed: sessions per second on one core over pensieve_train (127 traces × 48 chunks).
 
-    python -m benchmarks.bench_replay_speed [--rounds 5] [--cpu 0] [--out benchmarks/results/replay_speed.md]
+    python -m benchmarks.bench_replay_speed [--rounds 5] [--cpu 0]
+                                            [--out benchmarks/results/replay_speed.md]
 
 Each figure runs the full engine and replay driver (``player.replay``) with a
 fresh policy per session: a warm-up pass (builds each trace's cached link),
@@ -119,22 +120,25 @@ def main(argv: list[str] | None = None) -> int:
         r = bench(traces, video, factory, preset, args.rounds)
         rows.append((label, r))
         print(
-            f"{label:55s} {r['sessions_s_cpu']:8.0f} sessions/s (cpu) {r['sessions_s_wall']:8.0f} (wall)"
-            f" {r['us_per_segment']:6.1f} us/segment  mean QoE_lin {r['mean_qoe']:.2f}"
+            f"{label:55s} {r['sessions_s_cpu']:8.0f} sessions/s (cpu)"
+            f" {r['sessions_s_wall']:8.0f} (wall) {r['us_per_segment']:6.1f} us/segment"
+            f"  mean QoE_lin {r['mean_qoe']:.2f}"
         )
     m = machine()
     lines = [
         "# Replay speed",
         "",
-        f"Command: `python -m benchmarks.bench_replay_speed --rounds {args.rounds} --cpu {args.cpu}`",
+        "Command: `python -m benchmarks.bench_replay_speed"
+        f" --rounds {args.rounds} --cpu {args.cpu}`",
         "",
         f"Machine: {m['cpu']}, nproc {m['nproc']}, Python {m['python']}, {m['platform']}; "
         "pinned to one CPU. Other jobs shared the machine: CPU-time figures are the honest ones.",
         "",
-        f"Workload: {len(traces)} traces of `{args.traces.name}`, full engine + replay driver, fresh "
-        "policy per session; best of the timed passes after a warm-up pass.",
+        f"Workload: {len(traces)} traces of `{args.traces.name}`, full engine + replay driver,"
+        " fresh policy per session; best of the timed passes after a warm-up pass.",
         "",
-        "| policy / preset | sessions/s (CPU time) | sessions/s (wall) | µs per segment | segments/session | mean QoE_lin |",
+        "| policy / preset | sessions/s (CPU time) | sessions/s (wall) | µs per segment"
+        " | segments/session | mean QoE_lin |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for label, r in rows:
@@ -145,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     lines += [
         "",
         "Target: >= 1,000 sessions/s for a trivial/BB-like policy (pensieve preset).",
-        "Mean QoE_lin over chunks 1..47 for BB under the pensieve preset should read 15.68 (QOE.md).",
+        "Mean QoE_lin over chunks 1..47 for BB under the pensieve preset should read 15.68"
+        " (QOE.md).",
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
