@@ -158,11 +158,20 @@ class Link:
 
     def transfer(self, pos: float, nbytes: float) -> tuple[float, float]:
         """Seconds to deliver ``nbytes`` starting at ``pos`` (no latency), and the end position."""
-        target = self.bytes_at(pos) + nbytes
+        times, cum, rate = self.times, self.cum, self.rate
+        i = bisect_right(times, pos)  # inline bytes_at/_pos_of: this is the replay hot path
+        if i < len(times):
+            target = cum[i - 1] + rate[i] * (pos - times[i - 1]) + nbytes
+        else:
+            target = self.period_bytes + nbytes
         total = self.period_bytes
         if target < total:
-            end = self._pos_of(target)
-            return end - pos, end
+            j = bisect_right(cum, target)
+            if j < len(cum):
+                end = times[j - 1] + (target - cum[j - 1]) / rate[j]
+                if end < self.period_s:
+                    return end - pos, end
+            return self.period_s - pos, 0.0
         periods = math.floor(target / total)
         rem = target - periods * total
         if rem < 0:  # rounding
