@@ -265,7 +265,8 @@ class _Writer:
             len(segs) == 1
             and segs[0].byte_range is None
             and _is_whole_period(segs[0], per)
-            and (idx.addressing == "none" or (idx.init is None and not _number_pattern(segs)))
+            and idx.addressing == "none"
+            and segs[0].number == 1
         ):
             rel.add("BaseURL", text=self.rel(segs[0].url))
             return
