@@ -189,6 +189,7 @@ def test_local_master_resolves_media_playlists_next_to_it(
         assert r["segments"]["duration"] == 10.0
         assert r["segments"]["addressing"] == "hls"
     assert doc["errors"] == []
+    assert doc["duration"] == 10.0 and doc["dynamic"] is False  # learnt from the media playlists
     assert main(["inspect", str(ladder_dir / "master.m3u8")]) == 0
     out = capsys.readouterr().out
     assert "1280x720" in out and "avc1.64001f" in out

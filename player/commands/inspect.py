@@ -99,6 +99,14 @@ def resolve_media_playlists(p: Any, reader: Reader) -> tuple[Any, dict[str, str]
             p = p.with_segments(r.id, cache[r.uri])
         except (InputError, ManifestError) as exc:
             errors[r.id] = str(exc)
+    # a master playlist's duration and liveness are those of its media playlists
+    indexes = [r.segments for r in p.renditions() if r.segments is not None and not r.iframe]
+    if indexes:
+        from dataclasses import replace
+
+        dynamic = any(not i.ended and i.playlist_type != "VOD" for i in indexes)
+        duration = None if dynamic else max(i.duration for i in indexes)
+        p = replace(p, dynamic=dynamic, duration=duration)
     return p, errors
 
 
