@@ -9,7 +9,7 @@ Master playlists (kind ``"hls-master"``):
 
 - EXT-X-STREAM-INF variants are renditions ``v0, v1, ...`` (file order) of
   one ``"video"`` track ``"variants"``; variants that are evidently audio
-  only (audio CODECS, no RESOLUTION, no VIDEO group) go to an ``"audio"``
+  only (only audio CODECS, no RESOLUTION) go to an ``"audio"``
   track ``"audio-variants"`` (or form the only track when every variant is
   audio only).  Their ``segments`` stay ``None`` until resolved.
 - EXT-X-I-FRAME-STREAM-INF variants are renditions ``i0, i1, ...`` with
@@ -18,15 +18,27 @@ Master playlists (kind ``"hls-master"``):
   one rendition of the same id) with ``group_id``, language, name, default,
   autoselect.  SUBTITLES are ``"text"`` tracks with role ``"subtitle"``,
   CLOSED-CAPTIONS ``"text"`` tracks with role ``"caption"`` and no URI.
+- EXT-X-IMAGE-STREAM-INF (thumbnails) are renditions ``img0, ...`` of the
+  ``"image"`` track ``"images"``.
 - EXT-X-CONTENT-STEERING gives ``Presentation.steering``; EXT-X-SESSION-KEY
-  gives ``Presentation.protection``.
+  gives ``Presentation.protection``; ``extra`` has ``version`` and
+  ``independent_segments``.
 
 Media playlists (kind ``"hls-media"``) give one track with one rendition
 whose ``SegmentIndex(addressing="hls")`` lists the segments with absolute
 URLs.  Segment ``start`` accumulates EXTINF from 0 at the first listed
 segment; ``number`` is the media sequence number (EXT-X-SKIP included).
+Each segment's ``key`` is the EXT-X-KEY in effect (the identity KEYFORMAT one
+when several KEYFORMATs apply), ``None`` when clear or after METHOD=NONE.
 ``Presentation.extra`` carries ``key_methods`` (comma-separated EXT-X-KEY
-METHODs, NONE included) and ``version`` when present.
+METHODs, NONE included) and ``version`` when present.  The track type is
+guessed from the segment extension (``"unknown"`` for .ts/.m4s/.mp4).
+
+Errors: :mod:`manifest.hls_lines` checks the lines first (first line
+``#EXTM3U``, TARGETDURATION, BANDWIDTH, MEDIA-SEQUENCE, EXTINF, URIs without
+EXTINF, byte ranges...) and names the line; deviations lenient players
+tolerate are accepted; anything ``m3u8`` still chokes on is located by line
+and re-raised as a ManifestError.  EXT-X-DEFINE variables are substituted.
 """
 
 from __future__ import annotations
