@@ -30,13 +30,12 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from dataclasses import dataclass, field, fields
 from itertools import accumulate
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from abr.base import AbrContext, Decision, DownloadReport, ThroughputSample
 from abr.base import DownloadProgress as AbrProgress
-from telemetry.qoe import QoeAccumulator, QoeSummary
+from telemetry.qoe import QoeAccumulator
 
 from .errors import IllegalEventError, SessionError
 from .states import (
@@ -47,6 +46,7 @@ from .states import (
     DownloadFailed,
     DownloadProgress,
     End,
+    EngineConfig,
     Event,
     Fail,
     FetchSegment,
@@ -54,6 +54,8 @@ from .states import (
     Play,
     Resume,
     Seek,
+    SegmentRecord,
+    SessionResult,
     StallEnded,
     StallStarted,
     Start,
@@ -61,6 +63,7 @@ from .states import (
     Stop,
     Tick,
     Wait,
+    fast_constructor,
 )
 
 if TYPE_CHECKING:
@@ -81,122 +84,10 @@ _ALLOWED: dict[str, frozenset[type]] = {
 }
 
 
-def fast_constructor(cls: type) -> Any:
-    """A positional constructor for a frozen slots dataclass without ``__post_init__``.
-
-    Frozen dataclasses set each field through ``object.__setattr__``, which
-    costs about twice as much as writing the slots directly; the engine builds
-    a context, a sample and an action per segment, so it uses these. The
-    result is an ordinary, equal instance of ``cls``.
-    """
-    names = [f.name for f in fields(cls)]
-    ns: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    for i, n in enumerate(names):
-        ns[f"_s{i}"] = getattr(cls, n).__set__
-    args = ", ".join(f"a{i}" for i in range(len(names)))
-    body = "".join(f"    _s{i}(o, a{i})\n" for i in range(len(names)))
-    exec(f"def make({args}):\n    o = _new(_cls)\n{body}    return o\n", ns)  # noqa: S102
-    return ns["make"]
-
-
 _new_context = fast_constructor(AbrContext)
 _new_sample = fast_constructor(ThroughputSample)
 _new_fetch = fast_constructor(FetchSegment)
 _new_wait = fast_constructor(Wait)
-
-
-@dataclass(frozen=True, slots=True)
-class EngineConfig:
-    """Engine knobs. Seconds everywhere.
-
-    ``startup_threshold_s``: buffer needed to start (and to resume after a
-    seek); 0 = as soon as the first segment is in. ``rebuffer_resume_s``:
-    buffer needed to leave a stall; 0 = the next segment. ``buffer_max_s``:
-    no request while the buffer is above it. ``drain_step_s``: waits for the
-    buffer are whole multiples of it (0 = exactly down to the cap).
-    ``start_rung``: the first segment's rung without asking the policy (None =
-    ask). ``stall_limit_s``: a stall, startup or seek wait this long fails
-    the session. ``max_samples``: throughput samples handed to the policy.
-    ``max_download_retries``: DownloadFailed events tolerated per segment.
-    ``first_scored_chunk``: first chunk counted in QoE scores.
-    """
-
-    startup_threshold_s: float = 0.0
-    rebuffer_resume_s: float = 0.0
-    buffer_max_s: float = 60.0
-    drain_step_s: float = 0.5
-    start_rung: int | None = None
-    stall_limit_s: float = 60.0
-    max_samples: int = 20
-    max_download_retries: int = 3
-    max_rung: int | None = None
-    first_scored_chunk: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("startup_threshold_s", "rebuffer_resume_s", "drain_step_s"):
-            v = getattr(self, name)
-            if not (math.isfinite(v) and v >= 0):
-                raise ValueError(f"EngineConfig.{name} must be a finite number >= 0, got {v!r}")
-        for name in ("buffer_max_s", "stall_limit_s"):
-            v = getattr(self, name)
-            if not v > 0:
-                raise ValueError(f"EngineConfig.{name} must be > 0, got {v!r}")
-        if self.max_samples < 1 or self.max_download_retries < 0 or self.first_scored_chunk < 0:
-            raise ValueError(
-                "EngineConfig: max_samples >= 1, retries >= 0, first_scored_chunk >= 0"
-            )
-
-
-class SegmentRecord(NamedTuple):
-    """One downloaded segment, for telemetry and analysis (a named tuple: cheap to build)."""
-
-    segment_index: int
-    rung: int
-    bitrate_bps: float
-    bytes: int
-    download_start_s: float
-    download_end_s: float
-    buffer_before_s: float  # at request time
-    buffer_after_s: float  # after the segment was added
-    rebuffer_s: float  # stall ended by this segment's arrival
-    rule: str
-    reason: str
-    throughput_bps: float
-
-    @property
-    def download_s(self) -> float:
-        return self.download_end_s - self.download_start_s
-
-
-@dataclass(frozen=True, slots=True)
-class SessionResult:
-    """What a session produced: its end state, records, QoE and time accounting."""
-
-    state: str
-    failure: str | None
-    segments: tuple[SegmentRecord, ...]
-    qoe: QoeSummary
-    start_s: float
-    end_s: float
-    played_s: float
-    stalled_s: float
-    startup_s: float
-    seeking_s: float
-    paused_s: float
-    abandoned: tuple[tuple[float, int, int, str, str], ...] = field(
-        default=()
-    )  # t, seg, rung, rule, reason
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "state": self.state,
-            "failure": self.failure,
-            "qoe": self.qoe.to_dict(),
-            "segments": [r._asdict() for r in self.segments],
-            "start_s": self.start_s,
-            "end_s": self.end_s,
-            "abandoned": [list(a) for a in self.abandoned],
-        }
 
 
 class _InFlight:
