@@ -358,3 +358,23 @@ def test_fractional_target_duration_and_extm3u_with_trailing_text() -> None:
     assert parse_media_playlist(text, BASE).target_duration == 6.0
     with pytest.raises(ManifestSyntaxError, match="line 1"):
         parse_hls("#EXTM3Ux\n#EXT-X-TARGETDURATION:6\n", BASE)
+
+
+def test_hls_modules_do_no_io() -> None:
+    """The parsers and the writer are pure: no network, clock or thread imports."""
+    import ast
+
+    forbidden = {"socket", "httpx", "asyncio", "threading", "time", "urllib.request", "requests"}
+    root = Path(__file__).parents[2] / "manifest"
+    for path in sorted(root.glob("hls*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert name not in forbidden and name.split(".")[0] not in forbidden - {"urllib"}, (
+                    f"{path.name} imports {name}"
+                )
