@@ -257,3 +257,42 @@ def test_presets_registry():
     assert PENSIEVE.segments == 48 and PENSIEVE.engine.start_rung == 1
     assert PENSIEVE.network.payload_factor == 0.95 and not PENSIEVE.network.latency_advances_trace
     assert REALISTIC.network.latency_advances_trace and REALISTIC.engine.buffer_max_s == 30.0
+
+
+class Schedule:
+    """Plays a given rung per segment."""
+
+    name = "schedule"
+
+    def __init__(self, rungs: list[int]) -> None:
+        self.rungs = rungs
+
+    def decide(self, ctx: AbrContext) -> Decision:
+        return Decision(self.rungs[ctx.segment_index], "schedule", "")
+
+
+@pytest.mark.parametrize("advances", [False, True])
+@pytest.mark.parametrize("cap", [60.0, 12.0])
+def test_engine_agrees_with_the_offline_optimum_simulator(traces, video, advances, cap):
+    """abr.optimal_sim re-implements this network/buffer model; both must agree exactly."""
+    import random
+    from dataclasses import replace
+
+    from abr.optimal_sim import OptimalConfig, simulate_schedule
+    from player.network import NetworkConfig
+
+    rng = random.Random(int(cap) + advances)
+    net = NetworkConfig(0.95, 0.08, latency_advances_trace=advances, use_trace_latency=False)
+    engine = replace(PENSIEVE.engine, buffer_max_s=cap, stall_limit_s=1e9)
+    preset = replace(PENSIEVE, network=net, engine=engine)
+    cfg = OptimalConfig(latency_advances_trace=advances, buffer_cap_s=cap)
+    v48 = video.truncated(48)
+    for trace in traces[::16]:
+        rungs = [1] + [rng.randint(0, 5) for _ in range(47)]
+        mine = replay(trace, v48, lambda r=rungs: Schedule(r), preset)
+        tr = (trace.times_s, trace.bandwidth_bps)
+        ref = simulate_schedule(*tr, v48.sizes, v48.bitrates_bps, rungs, cfg)
+        assert [s.rung for s in mine.segments] == rungs
+        got = [s.rebuffer_s for s in mine.segments[1:]]
+        assert got == pytest.approx([c.rebuffer_s for c in ref.chunks[1:]], abs=1e-6)
+        assert mine.qoe.qoe_lin.total == pytest.approx(ref.score, abs=1e-6)
