@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -98,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
           "-d '{\"country\": \"US\", \"device_class\": \"tv\", \"account\": \"alice\"}'")
     print("Ctrl-C to stop", flush=True)
     stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         while not stop.wait(0.5):
             pass

@@ -110,7 +110,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         last = int(last_s) if last_s else size - 1
     except ValueError:
         return None
-    if first < 0 or last < first:
+    if first < 0 or (last_s and last < first):
         return None
     if first >= size:
         raise Unsatisfiable
