@@ -46,7 +46,9 @@ HD_REBUFFER_PENALTY = 8.0
 
 @dataclass(frozen=True, slots=True)
 class QoeScore:
-    """One QoE variant: total and its three components, plus per-chunk values."""
+    """One QoE variant: total and its three components, plus their per-chunk values
+    (scored chunks only; ``per_chunk[i] = bitrate - rebuffer - smoothness`` of chunk
+    ``first_scored_chunk + i``)."""
 
     name: str
     total: float
@@ -54,6 +56,9 @@ class QoeScore:
     rebuffer_penalty: float
     smoothness_penalty: float
     per_chunk: tuple[float, ...]
+    per_chunk_bitrate: tuple[float, ...] = ()
+    per_chunk_rebuffer: tuple[float, ...] = ()
+    per_chunk_smoothness: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,14 +98,14 @@ def _score(
 ) -> QoeScore:
     n = len(values)
     if first >= n:
-        return QoeScore(name, 0.0, 0.0, 0.0, 0.0, ())
+        return QoeScore(name, 0.0, 0.0, 0.0, 0.0, (), (), (), ())
     v = values[first:]
     prev = values[first - 1 : n - 1] if first else [values[0], *values[: n - 1]]
     rb = [penalty * r for r in rebufs[first:]]
     sm = [abs(a - b) for a, b in zip(v, prev, strict=True)]
     per = tuple([a - r - m for a, r, m in zip(v, rb, sm, strict=True)])
     b, r, m = sum(v), sum(rb), sum(sm)
-    return QoeScore(name, b - r - m, b, r, m, per)
+    return QoeScore(name, b - r - m, b, r, m, per, tuple(v), tuple(rb), tuple(sm))
 
 
 def score_chunks(

@@ -111,3 +111,9 @@ def test_components_sum_to_total(chunks, first):
         )
         assert sum(score.per_chunk) == pytest.approx(score.total, abs=1e-6)
         assert len(score.per_chunk) == max(0, len(chunks) - first)
+        for k, total in enumerate(score.per_chunk):
+            parts = score.per_chunk_bitrate[k] - score.per_chunk_rebuffer[k]
+            assert parts - score.per_chunk_smoothness[k] == pytest.approx(total, abs=1e-9)
+        assert sum(score.per_chunk_bitrate) == pytest.approx(score.bitrate, abs=1e-6)
+        assert sum(score.per_chunk_rebuffer) == pytest.approx(score.rebuffer_penalty, abs=1e-6)
+        assert sum(score.per_chunk_smoothness) == pytest.approx(score.smoothness_penalty, abs=1e-6)
