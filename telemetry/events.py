@@ -269,11 +269,14 @@ class ErrorEvent(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class FailoverEvent(Event):
-    """Segment delivery moved from one edge (pathway) to another."""
+    """Segment delivery moved from one edge (pathway) to another.
+
+    The field names match the collector's optional ``from_pathway``/``to_pathway``.
+    """
 
     type: ClassVar[str] = "failover"
-    from_edge: str
-    to_edge: str
+    from_pathway: str
+    to_pathway: str
     reason: str
 
 
@@ -288,11 +291,17 @@ class SteeringUpdateEvent(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class HeartbeatEvent(Event):
-    """Periodic state sample."""
+    """Periodic state sample.
+
+    ``played_s`` and ``rebuffer_s`` are cumulative for the session so far; the
+    collector requires them (with ``bitrate_bps``) to compute server-side QoE.
+    """
 
     type: ClassVar[str] = "heartbeat"
     buffer_s: float
     bitrate_bps: int
+    played_s: float = 0.0
+    rebuffer_s: float = 0.0
     throughput_bps: float | None = None
     edge: str | None = None
 

@@ -23,9 +23,9 @@ Delivery guarantees of :class:`HttpSink`:
   up to the batch end; the collector dedups by event id, so a batch re-sent
   after a lost response is harmless;
 - 413 splits the batch in halves (a single event still too large is
-  dead-lettered); 422/400 bisect the batch to isolate the bad events, which
+  dead-lettered); 422 bisects the batch to isolate the bad events, which
   are parked in the dead-letter file with the collector's reason; the rest goes on;
-- anything else (connection refused, timeouts, 5xx, 429, other 4xx) is retried
+- anything else (connection refused, timeouts, 5xx, 429, 400, other 4xx) is retried
   with capped exponential backoff and full jitter until the flush deadline;
   unsent events stay queued and are never dropped.
 """
@@ -192,7 +192,7 @@ class _Reply:
     detail: str
 
 
-_BAD_EVENTS = frozenset({400, 422})
+_BAD_EVENTS = frozenset({422})
 _Flow = Generator["_Post | _Sleep", "_Reply | None", None]
 
 

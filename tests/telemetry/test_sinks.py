@@ -605,3 +605,36 @@ def test_http_sink_delivers_every_event_exactly_once(
     duplicates = sum(c - 1 for c in stored.values())
     # re-sends only happen when the collector stored a batch but the sink saw an error
     assert duplicates == 0 or "lost-answer" in {f for _, fs in plan for f in fs}
+
+
+# --- contract: our events pass the reference collector's validation ----------------------
+
+
+def test_every_event_type_passes_the_reference_collector_validation() -> None:
+    store = pytest.importorskip("server.control.telemetry_store")
+    from telemetry.events import (
+        FailoverEvent,
+        LicenceEvent,
+        RenditionSwitchEvent,
+        SessionEndEvent,
+        StallEndEvent,
+        StartupEvent,
+        SteeringUpdateEvent,
+    )
+
+    env = {"session_id": "s", "ts": 1_767_225_600.0, "position_s": 1.0}
+    events = [
+        PlayEvent(**env),
+        StartupEvent(**env, startup_s=0.5),
+        RenditionSwitchEvent(**env, from_rung=0, to_rung=1, from_bitrate_bps=1,
+                             to_bitrate_bps=2, rule="r", reason="why"),
+        StallEndEvent(**env, stall_s=1.0),
+        ErrorEvent(**env, code="c", message="m"),
+        FailoverEvent(**env, from_pathway="a", to_pathway="b", reason="stalled"),
+        SteeringUpdateEvent(**env, pathways=("a",), ttl_s=10),
+        HeartbeatEvent(**env, buffer_s=3, bitrate_bps=10, played_s=5, rebuffer_s=0),
+        LicenceEvent(**env, latency_s=0.1),
+        SessionEndEvent(**env, qoe={"startup_s": 0.5}),
+    ]
+    batch = {"events": [e.to_dict() for e in events]}
+    assert len(store.validate_batch(batch, max_events=1000)) == len(events)
