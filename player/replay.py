@@ -29,6 +29,7 @@ from .states import (
     Start,
     Tick,
     Wait,
+    fast_constructor,
 )
 
 if TYPE_CHECKING:
@@ -39,6 +40,10 @@ if TYPE_CHECKING:
     from .video import Video
 
 __all__ = ["default_abandon_rules", "replay", "replay_many"]
+
+_complete = fast_constructor(DownloadComplete)
+_tick = fast_constructor(Tick)
+_progress = fast_constructor(DownloadProgress)
 
 _TRUNCATED: dict[tuple[int, int], tuple[Video, Video]] = {}
 
@@ -107,10 +112,10 @@ def replay(
                 actions, pos = _download_with_progress(session, link, pos, t, fetch, progress)
                 continue
             delay, pos = link.request(pos, size)
-            actions = handle(DownloadComplete(t + delay))
+            actions = handle(_complete(t + delay, None))
         elif wait is not None:
             pos = link.advance(pos, wait.until_s - session.t)
-            actions = handle(Tick(wait.until_s))
+            actions = handle(_tick(wait.until_s))
         else:  # pragma: no cover - the engine always asks for something until it finishes
             raise ReplayError(
                 f"engine in state {session.state} asked for nothing (trace {trace.name})"
@@ -134,9 +139,9 @@ def _download_with_progress(
     while True:
         tp = t + k * step
         if tp >= end:
-            return session.handle(DownloadComplete(end)), end_pos
+            return session.handle(_complete(end, None)), end_pos
         done = int(link.delivered(p0, tp - t0)) if tp > t0 else 0
-        actions = session.handle(DownloadProgress(tp, min(done, size)))
+        actions = session.handle(_progress(tp, min(done, size)))
         if session.finished or any(type(a) is Abandon for a in actions):
             if tp > t0:
                 new_pos = link.advance(p0, tp - t0)

@@ -88,6 +88,7 @@ _new_context = fast_constructor(AbrContext)
 _new_sample = fast_constructor(ThroughputSample)
 _new_fetch = fast_constructor(FetchSegment)
 _new_wait = fast_constructor(Wait)
+_new_progress = fast_constructor(AbrProgress)
 
 
 class _InFlight:
@@ -438,7 +439,7 @@ class Session:
         if f is None or not self.rules:
             return
         elapsed = ev.t - f.start
-        p = AbrProgress(
+        p = _new_progress(
             f.index, f.rung, ev.bytes_done, f.size, elapsed, self.buffer,
             self._rates, self.video.segment_duration_s, self._sizes,
         )  # fmt: skip
