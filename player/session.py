@@ -22,8 +22,19 @@ segment arrives with the buffer above ``buffer_max_s`` the engine waits
 before deciding again (Pensieve's 0.5 s sleeps, in one go).
 
 Rebuffer time is attributed to the segment whose arrival ended it (Pensieve's
-per-chunk rebuffer). Stall and startup/seek waits longer than
-``stall_limit_s`` fail the session.
+per-chunk rebuffer). A stall, startup or seek wait reaching ``stall_limit_s``
+fails the session, dated when the limit was reached even if the next event
+comes later (so a driver may deliver a very late DownloadComplete; a
+real-time driver sets a timer at :attr:`Session.deadline_s`).
+
+Other rules: a seek is segment-aligned (playback restarts at the start of
+the segment holding the position), flushes the buffer and cancels the
+download in flight; while paused downloads go on until the buffer cap; a
+DownloadFailed is retried at the same rung up to ``max_download_retries``
+times; a policy ``Decision.wait_s`` becomes a Wait, then the decided rung is
+fetched without asking again; an abandon rule's lower rung refetches the
+same segment at once. Wall time is always ``played + stalled + startup +
+seeking + paused`` (see :class:`SessionResult`).
 """
 
 from __future__ import annotations
