@@ -18,8 +18,10 @@ The ranking starts as the grant's order and is replaced by steering updates
 (``set_priority``); pathways a steering answer leaves out stay usable as a
 last resort, after the listed ones.
 
-    TransportError (player.transport)
-     └── OcaExhausted   every edge failed; .errors maps edge id -> last error text
+    PlayerError
+     ├── TransportError (player.transport)
+     │    └── OcaExhausted   every edge failed; .errors maps edge id -> last error text
+     └── PathwayError        a grant's pathway list is unusable (also a ValueError)
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from player.breaker import BreakerConfig, BreakerState, CircuitBreaker
+from player.errors import PlayerError
 from player.retry import Retrier, RetryPolicy
 from player.transport import (
     FetchResult,
@@ -50,6 +53,8 @@ __all__ = [
     "OcaExhausted",
     "FailoverRecord",
     "EdgeStats",
+    "PathwayError",
+    "pathways_from_grant",
 ]
 
 Clock = Callable[[], float]
@@ -146,6 +151,39 @@ class OcaExhausted(TransportError):
         self.path = path
         self.errors = dict(errors)
         self.attempts = attempts
+
+
+class PathwayError(PlayerError, ValueError):
+    """A playback grant's ``pathways`` list is missing or malformed."""
+
+
+def pathways_from_grant(grant: Mapping[str, Any], *, protocol: str = "hls") -> list[Pathway]:
+    """Ranked pathways from a playback grant.
+
+    Reads ``grant["pathways"]``: a list, best first, of objects with ``id``,
+    ``base_url`` and per-protocol manifest URLs (``"hls"``/``"dash"``); the
+    manifest URL for ``protocol`` becomes ``Pathway.manifest_url``.
+    """
+    raw = grant.get("pathways") if isinstance(grant, Mapping) else None
+    if not isinstance(raw, list) or not raw:
+        raise PathwayError("grant.pathways must be a non-empty list")
+    out: list[Pathway] = []
+    for i, item in enumerate(raw):
+        where = f"grant.pathways[{i}]"
+        if not isinstance(item, Mapping):
+            raise PathwayError(f"{where} must be an object")
+        pid, base = item.get("id"), item.get("base_url")
+        if not isinstance(pid, str) or not pid:
+            raise PathwayError(f"{where}.id must be a non-empty string")
+        if not isinstance(base, str) or "://" not in base:
+            raise PathwayError(f"{where}.base_url must be an absolute URL, got {base!r}")
+        manifest = item.get(protocol)
+        if manifest is not None and not isinstance(manifest, str):
+            raise PathwayError(f"{where}.{protocol} must be a URL string")
+        out.append(Pathway(pid, base, manifest))
+    if len({p.id for p in out}) != len(out):
+        raise PathwayError("grant.pathways has duplicate ids")
+    return out
 
 
 def _join(base: str, path: str) -> str:

@@ -651,3 +651,39 @@ def test_steering_reranks_a_live_pool(edges: dict[str, str]) -> None:
 def test_error_classes_cover_the_brief() -> None:
     assert issubclass(OcaExhausted, TransportError)
     assert issubclass(SteeringError, Exception)
+
+
+# --- grants ----------------------------------------------------------------------------------
+
+
+def test_pathways_from_grant() -> None:
+    from player.oca import PathwayError, pathways_from_grant
+
+    grant = {"pathways": [
+        {"id": "edge-2", "base_url": "http://127.0.0.1:8102",
+         "hls": "http://127.0.0.1:8102/demo/master.m3u8",
+         "dash": "http://127.0.0.1:8102/demo/manifest.mpd"},
+        {"id": "edge-1", "base_url": "http://127.0.0.1:8101",
+         "hls": "http://127.0.0.1:8101/demo/master.m3u8"},
+    ]}
+    hls = pathways_from_grant(grant)
+    assert [p.id for p in hls] == ["edge-2", "edge-1"]
+    assert hls[0].manifest_url == "http://127.0.0.1:8102/demo/master.m3u8"
+    dash = pathways_from_grant(grant, protocol="dash")
+    assert dash[0].manifest_url.endswith("manifest.mpd") and dash[1].manifest_url is None
+    pool = OcaPool(hls, MockTransport(lambda r: b""))
+    # a segment URL resolved against the top pathway's manifest is re-based on the others
+    assert pool.url_for("edge-1", "http://127.0.0.1:8102/demo/video/r0/seg-1.m4s") == (
+        "http://127.0.0.1:8101/demo/video/r0/seg-1.m4s"
+    )
+    for bad, message in [
+        ({}, "non-empty list"),
+        ({"pathways": [1]}, r"pathways\[0\] must be an object"),
+        ({"pathways": [{"id": "", "base_url": "http://x"}]}, r"\.id"),
+        ({"pathways": [{"id": "a", "base_url": "x"}]}, "base_url"),
+        ({"pathways": [{"id": "a", "base_url": "http://x", "hls": 5}]}, r"\.hls"),
+        ({"pathways": [{"id": "a", "base_url": "http://x"}, {"id": "a", "base_url": "http://y"}]},
+         "duplicate"),
+    ]:
+        with pytest.raises(PathwayError, match=message):
+            pathways_from_grant(bad)
