@@ -17,6 +17,7 @@ progress events flow). Add a policy by adding an entry to :data:`CASES`.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import statistics
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  mean QoE_lin {r['mean_qoe']:.2f}"
         )
     m = machine()
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
     lines = [
         "# Replay speed",
         "",
@@ -132,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         f" --rounds {args.rounds} --cpu {args.cpu}`",
         "",
         f"Machine: {m['cpu']}, nproc {m['nproc']}, Python {m['python']}, {m['platform']}; "
-        "pinned to one CPU. Other jobs shared the machine: CPU-time figures are the honest ones.",
+        f"pinned to one CPU. Load average at the end: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}"
+        f" on {m['nproc']} CPUs: when it exceeds the CPU count other jobs shared the core and"
+        " the CPU-time column is the honest figure (wall time includes waiting for the core).",
         "",
         f"Workload: {len(traces)} traces of `{args.traces.name}`, full engine + replay driver,"
         " fresh policy per session; best of the timed passes after a warm-up pass.",
