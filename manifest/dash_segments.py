@@ -441,15 +441,23 @@ def _segment_list(
         for t, d, count, _n in runs:
             for k in range(min(count, len(urls) - len(times))):
                 times.append(((t + k * d - pto) / timescale, d / timescale))
+        # SegmentURLs beyond the timeline keep their place, with the last known duration
+        while len(times) < len(urls):
+            last_start, last_dur = times[-1] if times else (0.0, 0.0)
+            times.append((last_start + last_dur, last_dur))
     elif attrs.get("duration") is not None:
         d = parse_uint(attrs["duration"], where=ctx.where + "/SegmentList@duration", url=ctx.url)
+        if d == 0:
+            raise ManifestValueError(
+                "SegmentList@duration must be positive", where=ctx.where, url=ctx.url
+            )
         times = [(i * d / timescale, d / timescale) for i in range(len(urls))]
     elif urls:
         each = (ctx.period_duration or 0.0) / len(urls)
         times = [(i * each, each) for i in range(len(urls))]
     segs: list[Segment] = []
     base = ctx.base_url
-    for i, su in enumerate(urls[: len(times)] if timeline else urls):
+    for i, su in enumerate(urls):
         where = f"{ctx.where}/SegmentList/SegmentURL[{i + 1}]"
         media = su.get("media")
         u = resolve_url(base, media.strip(), where=where, url=ctx.url) if media else base

@@ -213,6 +213,20 @@ def test_segment_list_with_ranges() -> None:
     assert ByteRange(100, 1000).header() == "bytes=100-1099"
 
 
+def test_segment_list_keeps_urls_beyond_its_timeline() -> None:
+    seg = (
+        '<SegmentList timescale="10"><SegmentTimeline><S t="0" d="20" r="1"/></SegmentTimeline>'
+        '<SegmentURL media="a"/><SegmentURL media="b"/><SegmentURL media="c"/></SegmentList>'
+    )
+    idx = parse_mpd(one_rep(seg), URL).renditions()[0].segments
+    assert idx is not None and idx.timeline
+    assert [(s.url, s.start, s.duration) for s in idx.segments] == [
+        (f"{T}a", 0.0, 2.0),
+        (f"{T}b", 2.0, 2.0),
+        (f"{T}c", 4.0, 2.0),
+    ]
+
+
 def test_segment_base_leaves_segments_to_sidx() -> None:
     idx = load("segment_base.mpd").renditions()[0].segments
     media = "https://media.example.org/vod/v.mp4"
