@@ -213,3 +213,14 @@ def test_transfer_many_matches_scalar():
         s1, e1 = link.transfer(float(p), int(n))
         assert s == pytest.approx(s1, rel=1e-9, abs=1e-9)
         assert e == pytest.approx(e1, abs=1e-6)
+
+
+def test_zero_length_intervals_are_harmless():
+    tr = _trace([0, 1, 1, 2], [8, 8, 99, 8])  # the 99 Mbps sample spans no time
+    link = Link(tr, NetworkConfig(payload_factor=1.0, latency_s=0.0))
+    seconds, end = link.transfer(0.5, 1_000_000)
+    assert seconds == pytest.approx(1.0)
+    assert end == pytest.approx(1.5)
+    walk = PointerWalk(list(tr.times_s), list(tr.bandwidth_bps), 1.0)
+    walk.download(500_000)
+    assert walk.download(1_000_000) == pytest.approx(seconds)

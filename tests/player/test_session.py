@@ -491,3 +491,11 @@ def test_result_to_dict():
     d = s.result().to_dict()
     assert d["state"] == "ended" and len(d["segments"]) == 5
     assert d["qoe"]["qoe_lin"]["total"] == pytest.approx(s.result().qoe.qoe_lin.total)
+
+
+def test_public_surface():
+    import player
+
+    for name in player.__all__:
+        assert getattr(player, name) is not None, name
+    assert {"Session", "replay", "Trace", "Video", "Link", "PENSIEVE", "REALISTIC"} <= set(player.__all__)
