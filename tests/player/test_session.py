@@ -498,4 +498,5 @@ def test_public_surface():
 
     for name in player.__all__:
         assert getattr(player, name) is not None, name
-    assert {"Session", "replay", "Trace", "Video", "Link", "PENSIEVE", "REALISTIC"} <= set(player.__all__)
+    core = {"Session", "replay", "Trace", "Video", "Link", "PENSIEVE", "REALISTIC"}
+    assert core <= set(player.__all__)
