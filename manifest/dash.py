@@ -30,6 +30,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
+from .dash_protection import key_info, parse_content_protection, protection_system
 from .dash_segments import DEFAULT_LIVE_WINDOW_S, SegmentBudget, SegmentContext, build_segment_index
 from .dash_xml import (
     has_scheme,
@@ -41,15 +42,12 @@ from .dash_xml import (
     parse_frame_rate,
     parse_uint,
     resolve_url,
-    split_tag,
     strip_namespace,
 )
 from .errors import ManifestError, ManifestValueError
 from .model import (
     BaseUrl,
-    ContentProtection,
     ContentSteering,
-    KeyInfo,
     Period,
     Presentation,
     Rendition,
@@ -57,19 +55,8 @@ from .model import (
     TrackType,
 )
 
-__all__ = ["parse_mpd", "protection_system"]
+__all__ = ["parse_mpd", "protection_system"]  # protection_system re-exported
 
-#: Protection system names by lower-case system UUID (and the CENC scheme URN).
-PROTECTION_SYSTEMS = {
-    "e2719d58-a985-b3c9-781a-b030af78d30e": "clearkey",
-    "1077efec-c0b2-4d02-ace3-3c1e52e2fb4b": "clearkey",
-    "edef8ba9-79d6-4ace-a3c8-27dcd51d21ed": "widevine",
-    "9a04f079-9840-4286-ab92-e65be0885f95": "playready",
-    "94ce86fb-07ff-4f43-adb8-93d2fa968ca2": "fairplay",
-    "5e629af5-38da-4063-8977-97ffbd9902d4": "marlin",
-    "f239e769-efa3-4850-9c16-a903c6932efb": "primetime",
-}
-MP4PROTECTION = "urn:mpeg:dash:mp4protection:2011"
 #: Most BaseURL alternatives kept per element (their combinations multiply across levels).
 MAX_BASE_URL_ALTERNATIVES = 32
 
@@ -88,16 +75,6 @@ _AUDIO_CODECS = (
     "alac",
 )
 _TEXT_CODECS = ("stpp", "wvtt", "tx3g", "ttml", "vtt")
-
-
-def protection_system(scheme_id_uri: str) -> str:
-    """``"widevine"``, ``"clearkey"``, ``"mp4protection"``... for a schemeIdUri."""
-    low = scheme_id_uri.strip().lower()
-    if low == MP4PROTECTION:
-        return "mp4protection"
-    if low.startswith("urn:uuid:"):
-        return PROTECTION_SYSTEMS.get(low[9:], "unknown")
-    return "unknown"
 
 
 def parse_mpd(text: str | bytes, url: str, *, now: float | None = None) -> Presentation:
@@ -337,7 +314,9 @@ class _MpdParser:
         url = self.err_url
         bases, has = self._base_urls(a, parents)
         has_base = has_base or has
-        as_prot = tuple(self._protection(cp) for cp in a.findall("ContentProtection"))
+        as_prot = tuple(
+            parse_content_protection(cp, self.url) for cp in a.findall("ContentProtection")
+        )
         rep_els = a.findall("Representation")
         iframe = any(
             (e.get("schemeIdUri") or "").strip() == "http://dashif.org/guidelines/trickmode"
@@ -364,7 +343,7 @@ class _MpdParser:
             if chan is None:
                 chan = a.find("AudioChannelConfiguration")
             protection = as_prot + tuple(
-                self._protection(cp) for cp in r.findall("ContentProtection")
+                parse_content_protection(cp, self.url) for cp in r.findall("ContentProtection")
             )
             ctx = SegmentContext(
                 rep_id=r.get("id") or "",
@@ -377,7 +356,7 @@ class _MpdParser:
                 live_window=self.live_window,
                 where=rwhere,
                 url=url,
-                key=_key_info(protection),
+                key=key_info(protection),
             )
             w = r.get("width") or a.get("width")
             h = r.get("height") or a.get("height")
@@ -426,46 +405,6 @@ class _MpdParser:
             content_type=content_type,
             protection=as_prot,
         )
-
-    def _protection(self, cp: ET.Element) -> ContentProtection:
-        scheme = cp.get("schemeIdUri", "")
-        kid = local_attr(cp, "default_KID")
-        if kid is not None:
-            kid = kid.strip().replace("-", "").lower()
-            if len(kid) != 32 or any(c not in "0123456789abcdef" for c in kid):
-                kid = None  # not a key id (seen in the wild as placeholder text): unknown
-        licence = None
-        pssh = None
-        for child in cp.iter():
-            _, local = split_tag(child.tag)
-            low = local.lower()
-            if low in ("laurl", "la_url") and licence is None:
-                target = (child.text or "").strip() or (child.get("licenseUrl") or "").strip()
-                if target:
-                    licence = resolve_url(
-                        self.url, target, where="ContentProtection", url=self.err_url
-                    )
-            elif low == "pssh" and pssh is None and child.text:
-                pssh = "".join(child.text.split())
-        return ContentProtection(
-            scheme_id_uri=scheme,
-            system=protection_system(scheme),
-            value=cp.get("value"),
-            default_kid=kid,
-            licence_url=licence,
-            pssh=pssh,
-        )
-
-
-def _key_info(protection: tuple[ContentProtection, ...]) -> KeyInfo | None:
-    """Segment key info from ContentProtection: the mp4protection scheme (cenc, cbcs...)
-    and the default KID; None when the Representation is not protected."""
-    if not protection:
-        return None
-    scheme = next((cp for cp in protection if cp.system == "mp4protection"), None)
-    kid = next((cp.default_kid for cp in protection if cp.default_kid), None)
-    method = (scheme.value or "cenc").strip() if scheme is not None else "cenc"
-    return KeyInfo(method=method, kid=kid)
 
 
 def _opt_int(v: str | None) -> int | None:
