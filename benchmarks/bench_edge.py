@@ -87,7 +87,9 @@ def parse_wrk(text: str) -> WrkResult:
     reqs = int(num(r"(\d+) requests in").group(1))
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    errors = (sum(int(x) for x in sock.groups()) if sock else 0) + (int(non2xx.group(1)) if non2xx else 0)
+    errors = (sum(int(x) for x in sock.groups()) if sock else 0) + (
+        int(non2xx.group(1)) if non2xx else 0
+    )
     return WrkResult(rps, bps, lat["50"], lat["99"], reqs, errors)
 
 
@@ -115,8 +117,18 @@ def write_lua(path: Path, urls: list[str]) -> None:
 
 def run_wrk(url: str, lua: Path, connections: int, duration_s: int) -> WrkResult:
     threads = max(1, min(connections, os.cpu_count() or 1))
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency",
-           "--timeout", "30s", "-s", str(lua), url]
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration_s}s",
+        "--latency",
+        "--timeout",
+        "30s",
+        "-s",
+        str(lua),
+        url,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration_s + 60)
     if out.returncode != 0:
         raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr}")
@@ -180,8 +192,17 @@ class Nginx:
 
     def __enter__(self) -> Nginx:
         self.proc = subprocess.Popen(
-            ["nginx", "-c", str(self.conf), "-p", str(self.tmp), "-e", str(self.tmp / "nginx-error.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                "nginx",
+                "-c",
+                str(self.conf),
+                "-p",
+                str(self.tmp),
+                "-e",
+                str(self.tmp / "nginx-error.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         try:
             _wait_port(self.port)
@@ -220,13 +241,19 @@ def main(argv: list[str] | None = None) -> int:
     levels = [int(c) for c in args.connections.split(",") if c.strip()]
 
     if shutil.which("wrk") is None:
-        print("bench_edge: wrk is not installed (Debian: apt-get install -y wrk nginx); "
-              "nothing measured.", file=sys.stderr)
+        print(
+            "bench_edge: wrk is not installed (Debian: apt-get install -y wrk nginx); "
+            "nothing measured.",
+            file=sys.stderr,
+        )
         return 2
     have_nginx = shutil.which("nginx") is not None
     if not have_nginx:
-        print("bench_edge: nginx is not installed (Debian: apt-get install -y nginx); "
-              "measuring the abrkit edge alone.", file=sys.stderr)
+        print(
+            "bench_edge: nginx is not installed (Debian: apt-get install -y nginx); "
+            "measuring the abrkit edge alone.",
+            file=sys.stderr,
+        )
 
     rows: list[tuple[int, WrkResult, WrkResult | None]] = []
     with tempfile.TemporaryDirectory(prefix="abrkit-bench-edge-") as t:
@@ -260,8 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def render(args: argparse.Namespace, rows: list[tuple[int, WrkResult, WrkResult | None]],
-           have_nginx: bool) -> str:
+def render(
+    args: argparse.Namespace, rows: list[tuple[int, WrkResult, WrkResult | None]], have_nginx: bool
+) -> str:
     import starlette
     import uvicorn
 
@@ -271,7 +299,8 @@ def render(args: argparse.Namespace, rows: list[tuple[int, WrkResult, WrkResult 
         "# Edge serving throughput vs nginx",
         "",
         f"Command: `python -m benchmarks.bench_edge --connections {args.connections} "
-        f"--duration {args.duration} --segment-bytes {args.segment_bytes} --segments {args.segments}`",
+        f"--duration {args.duration} --segment-bytes {args.segment_bytes} "
+        f"--segments {args.segments}`",
         "",
         f"Machine: nproc {os.cpu_count()}, {_cpu_model()}; Python {platform.python_version()}; "
         f"uvicorn {uvicorn.__version__} (h11), starlette {starlette.__version__}; "
@@ -291,16 +320,26 @@ def render(args: argparse.Namespace, rows: list[tuple[int, WrkResult, WrkResult 
         "|---:|---|---:|---:|---:|---:|---:|",
     ]
     for c, e, n in rows:
-        lines.append(f"| {c} | abrkit edge | {e.requests_per_s:.1f} | {e.bytes_per_s / mb:.1f} | "
-                     f"{e.p50_ms:.1f} | {e.p99_ms:.1f} | {e.errors} |")
+        lines.append(
+            f"| {c} | abrkit edge | {e.requests_per_s:.1f} | {e.bytes_per_s / mb:.1f} | "
+            f"{e.p50_ms:.1f} | {e.p99_ms:.1f} | {e.errors} |"
+        )
         if n is not None:
-            lines.append(f"| {c} | nginx | {n.requests_per_s:.1f} | {n.bytes_per_s / mb:.1f} | "
-                         f"{n.p50_ms:.1f} | {n.p99_ms:.1f} | {n.errors} |")
+            lines.append(
+                f"| {c} | nginx | {n.requests_per_s:.1f} | {n.bytes_per_s / mb:.1f} | "
+                f"{n.p50_ms:.1f} | {n.p99_ms:.1f} | {n.errors} |"
+            )
     if have_nginx:
-        lines += ["", "| connections | edge/nginx throughput | edge/nginx p99 latency |", "|---:|---:|---:|"]
+        lines += [
+            "",
+            "| connections | edge/nginx throughput | edge/nginx p99 latency |",
+            "|---:|---:|---:|",
+        ]
         for c, e, n in rows:
             assert n is not None
-            lines.append(f"| {c} | {e.bytes_per_s / n.bytes_per_s:.2f} | {e.p99_ms / n.p99_ms:.1f} |")
+            lines.append(
+                f"| {c} | {e.bytes_per_s / n.bytes_per_s:.2f} | {e.p99_ms / n.p99_ms:.1f} |"
+            )
     lines.append("")
     return "\n".join(lines)
 

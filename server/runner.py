@@ -104,13 +104,24 @@ class ServerThread:
             sock = self._sock or _bind(self.host, self.port)
             self._sock = None
             config = uvicorn.Config(
-                self.app, log_config=None, log_level="warning", access_log=False,
-                lifespan="on", http="h11", ws="none", timeout_graceful_shutdown=1,
-                timeout_keep_alive=5, interface="asgi3", proxy_headers=False,
+                self.app,
+                log_config=None,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+                http="h11",
+                ws="none",
+                timeout_graceful_shutdown=1,
+                timeout_keep_alive=5,
+                interface="asgi3",
+                proxy_headers=False,
             )
             server = uvicorn.Server(config)
             thread = threading.Thread(
-                target=server.run, kwargs={"sockets": [sock]}, name=f"abrkit-{self.name}", daemon=True
+                target=server.run,
+                kwargs={"sockets": [sock]},
+                name=f"abrkit-{self.name}",
+                daemon=True,
             )
             self._server, self._thread = server, thread
             thread.start()
@@ -281,7 +292,9 @@ def start_backend(
         if tmp is not None:
             tmp.cleanup()
         raise
-    urls = {n: f"http://{host}:{s.getsockname()[1]}" for n, s in zip(names, edge_socks, strict=True)}
+    urls = {
+        n: f"http://{host}:{s.getsockname()[1]}" for n, s in zip(names, edge_socks, strict=True)
+    }
     handles: list[EdgeHandle] = []
     started: list[ServerThread] = []
     try:
@@ -289,7 +302,10 @@ def start_backend(
             spec = specs.get(name, EdgeSpec(name))
             origin = urls.get(spec.origin, spec.origin) if spec.origin else None
             cfg = EdgeConfig(
-                name=name, content_dir=content, holds=spec.holds, origin_url=origin,
+                name=name,
+                content_dir=content,
+                holds=spec.holds,
+                origin_url=origin,
                 cache_dir=work / "edge-cache" / name,
             )
             handle = EdgeHandle(Edge(cfg), host, sock)

@@ -25,22 +25,48 @@ def cache_dir() -> Path:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--content", type=Path, metavar="DIR",
-                        help="packaged content root holding DIR/<title>/catalog.json "
-                             "(default: package the demo title into the cache on first run)")
-    parser.add_argument("--edges", type=int, default=3, metavar="N", help="number of edges (default 3)")
-    parser.add_argument("--port-base", type=int, default=DEFAULT_PORT_BASE, metavar="P",
-                        help=f"control plane on P, edge i on P+i (default {DEFAULT_PORT_BASE}; "
-                             "0 picks free ports)")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default 127.0.0.1; keep it on loopback)")
-    parser.add_argument("--rules", type=Path, metavar="FILE",
-                        help="catalog rules JSON (licence windows per country; default: "
-                             "everything licensed everywhere)")
-    parser.add_argument("--steering-ttl", type=float, default=10.0, metavar="S",
-                        help="content-steering TTL in seconds (default 10)")
-    parser.add_argument("--secret-file", type=Path, metavar="FILE",
-                        help="file holding the token-signing secret (default: random per run)")
+    parser.add_argument(
+        "--content",
+        type=Path,
+        metavar="DIR",
+        help="packaged content root holding DIR/<title>/catalog.json "
+        "(default: package the demo title into the cache on first run)",
+    )
+    parser.add_argument(
+        "--edges", type=int, default=3, metavar="N", help="number of edges (default 3)"
+    )
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        default=DEFAULT_PORT_BASE,
+        metavar="P",
+        help=f"control plane on P, edge i on P+i (default {DEFAULT_PORT_BASE}; 0 picks free ports)",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; keep it on loopback)",
+    )
+    parser.add_argument(
+        "--rules",
+        type=Path,
+        metavar="FILE",
+        help="catalog rules JSON (licence windows per country; default: "
+        "everything licensed everywhere)",
+    )
+    parser.add_argument(
+        "--steering-ttl",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="content-steering TTL in seconds (default 10)",
+    )
+    parser.add_argument(
+        "--secret-file",
+        type=Path,
+        metavar="FILE",
+        help="file holding the token-signing secret (default: random per run)",
+    )
 
 
 def _content_root(args: argparse.Namespace) -> Path:
@@ -49,10 +75,14 @@ def _content_root(args: argparse.Namespace) -> Path:
     try:
         from server.packager import ensure_demo_title
     except ImportError as exc:  # pragma: no cover - packager missing from this install
-        raise SystemExit(f"abrkit serve: no --content given and the packager is unavailable ({exc})")
+        raise SystemExit(
+            f"abrkit serve: no --content given and the packager is unavailable ({exc})"
+        ) from exc
     root = cache_dir() / "content"
-    print(f"preparing the demo title in {root} (first run packages it; later runs reuse it)",
-          file=sys.stderr)
+    print(
+        f"preparing the demo title in {root} (first run packages it; later runs reuse it)",
+        file=sys.stderr,
+    )
     ensure_demo_title(root)
     return root
 
@@ -80,8 +110,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"abrkit serve: content directory {content} does not exist", file=sys.stderr)
             return EXIT_USAGE
         backend = start_backend(
-            content, edges=args.edges, host=args.host, port_base=args.port_base,
-            rules=rules, secret=secret, steering_ttl_s=args.steering_ttl,
+            content,
+            edges=args.edges,
+            host=args.host,
+            port_base=args.port_base,
+            rules=rules,
+            secret=secret,
+            steering_ttl_s=args.steering_ttl,
             work_dir=cache_dir() / "serve",
         )
     except (OSError, ValueError, ServerError) as exc:
@@ -95,8 +130,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:<13} {url}   faults: POST {url}/admin/faults")
     print(f"telemetry db  {backend.control_plane.config.db_path}")
     print("example grant:")
-    print(f"  curl -s -X POST {backend.grant_url(example)} -H 'content-type: application/json' "
-          "-d '{\"country\": \"US\", \"device_class\": \"tv\", \"account\": \"alice\"}'")
+    print(
+        f"  curl -s -X POST {backend.grant_url(example)} -H 'content-type: application/json' "
+        '-d \'{"country": "US", "device_class": "tv", "account": "alice"}\''
+    )
     print("Ctrl-C to stop", flush=True)
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():

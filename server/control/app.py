@@ -188,23 +188,30 @@ class ControlPlane:
         ]
         resume = self.progress.get(req.account, title)
         await asyncio.to_thread(
-            self.telemetry.record_session, session_id, title, req.account, req.country,
-            req.device_class, now,
+            self.telemetry.record_session,
+            session_id,
+            title,
+            req.account,
+            req.country,
+            req.device_class,
+            now,
         )
         self.metrics.inc("control_grants_total", {"title": title})
         top = pathways[0] if pathways else None
-        return JSONResponse({
-            "title": title,
-            "session_id": session_id,
-            "token": token,
-            "expires_at": expires,
-            "manifest_url": top["hls"] if top else None,
-            "manifests": {"hls": top["hls"], "dash": top["dash"]} if top else {},
-            "pathways": pathways,
-            "licence_url": f"{self.base_url}/licence/{title}",
-            "resume_at": resume[0] if resume else 0.0,
-            "steering_uri": f"{self.base_url}/steering/{title}?session={session_id}",
-        })
+        return JSONResponse(
+            {
+                "title": title,
+                "session_id": session_id,
+                "token": token,
+                "expires_at": expires,
+                "manifest_url": top["hls"] if top else None,
+                "manifests": {"hls": top["hls"], "dash": top["dash"]} if top else {},
+                "pathways": pathways,
+                "licence_url": f"{self.base_url}/licence/{title}",
+                "resume_at": resume[0] if resume else 0.0,
+                "steering_uri": f"{self.base_url}/steering/{title}?session={session_id}",
+            }
+        )
 
     async def steering(self, request: Request) -> Response:
         title = request.path_params["title"]
@@ -219,13 +226,15 @@ class ControlPlane:
         return JSONResponse(body, headers={"cache-control": "no-store"})
 
     async def edges(self, _request: Request) -> Response:
-        return JSONResponse({
-            "edges": [
-                {**st.as_json(), "eligible": self.monitor.eligible(st)}
-                for st in self.monitor.edges.values()
-            ],
-            "polls": self.monitor.polls,
-        })
+        return JSONResponse(
+            {
+                "edges": [
+                    {**st.as_json(), "eligible": self.monitor.eligible(st)}
+                    for st in self.monitor.edges.values()
+                ],
+                "polls": self.monitor.polls,
+            }
+        )
 
     # ---------------------------------------------------------- telemetry
     async def _read_limited(self, request: Request) -> bytes:
@@ -248,16 +257,25 @@ class ControlPlane:
             raw = await self._read_limited(request)
         except TooLarge:
             self.metrics.inc("control_telemetry_batches_rejected_total", {"reason": "too_large"})
-            return _err(413, "batch_too_large",
-                        f"batch exceeds {cfg.max_batch_bytes} bytes", limit_bytes=cfg.max_batch_bytes)
+            return _err(
+                413,
+                "batch_too_large",
+                f"batch exceeds {cfg.max_batch_bytes} bytes",
+                limit_bytes=cfg.max_batch_bytes,
+            )
         except ClientDisconnect:
             return Response(status_code=400)
         try:
             body = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             self.metrics.inc("control_telemetry_batches_rejected_total", {"reason": "malformed"})
-            return _err(422, "invalid_telemetry", f"body is not JSON: {exc}", where="body",
-                        errors=[{"where": "body", "what": str(exc)}])
+            return _err(
+                422,
+                "invalid_telemetry",
+                f"body is not JSON: {exc}",
+                where="body",
+                errors=[{"where": "body", "what": str(exc)}],
+            )
         try:
             events = validate_batch(body, max_events=cfg.max_batch_events)
         except BatchError as exc:
@@ -268,7 +286,9 @@ class ControlPlane:
             self.metrics.inc("control_telemetry_batches_rejected_total", {"reason": reason})
             self.metrics.inc("control_telemetry_events_rejected_total", {"reason": reason}, n)
             return _err(
-                status, "batch_too_large" if too_many else "invalid_telemetry", str(exc),
+                status,
+                "batch_too_large" if too_many else "invalid_telemetry",
+                str(exc),
                 where=exc.errors[0][0],
                 errors=[{"where": w, "what": m} for w, m in exc.errors],
             )
@@ -290,11 +310,14 @@ class ControlPlane:
         if request.method == "GET":
             account = request.query_params.get("account", "anonymous")
             got = self.progress.get(account, title)
-            return JSONResponse({
-                "title": title, "account": account,
-                "position_s": got[0] if got else 0.0,
-                "updated_at": got[1] if got else None,
-            })
+            return JSONResponse(
+                {
+                    "title": title,
+                    "account": account,
+                    "position_s": got[0] if got else 0.0,
+                    "updated_at": got[1] if got else None,
+                }
+            )
         try:
             body = json.loads(await request.body())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -304,13 +327,21 @@ class ControlPlane:
         account = body.get("account", "anonymous")
         pos = body.get("position_s")
         if not isinstance(account, str) or not account or len(account) > 128:
-            return _err(422, "invalid_request", "account must be a non-empty string", where="account")
+            return _err(
+                422, "invalid_request", "account must be a non-empty string", where="account"
+            )
         if isinstance(pos, bool) or not isinstance(pos, int | float) or not 0 <= pos < 1e7:
-            return _err(422, "invalid_request", "position_s must be a number >= 0", where="position_s")
+            return _err(
+                422, "invalid_request", "position_s must be a number >= 0", where="position_s"
+            )
         duration = self.title_info(title)["duration"]
         if duration is not None and pos > duration:
-            return _err(422, "invalid_request",
-                        f"position_s {pos} is past the title's end ({duration} s)", where="position_s")
+            return _err(
+                422,
+                "invalid_request",
+                f"position_s {pos} is past the title's end ({duration} s)",
+                where="position_s",
+            )
         self.progress.put(account, title, float(pos), self.clock())
         return JSONResponse({"title": title, "account": account, "position_s": float(pos)})
 
@@ -326,12 +357,19 @@ class ControlPlane:
         m.describe("control_grants_total", "counter", "Playback grants issued.")
         m.describe("control_grants_denied_total", "counter", "Playback requests denied.")
         m.describe("control_telemetry_events_stored_total", "counter", "Telemetry events stored.")
-        m.describe("control_telemetry_events_duplicate_total", "counter",
-                   "Telemetry events ignored as duplicates.")
-        m.describe("control_telemetry_events_rejected_total", "counter",
-                   "Telemetry events in rejected batches.")
-        m.describe("control_telemetry_batches_rejected_total", "counter",
-                   "Telemetry batches rejected.")
+        m.describe(
+            "control_telemetry_events_duplicate_total",
+            "counter",
+            "Telemetry events ignored as duplicates.",
+        )
+        m.describe(
+            "control_telemetry_events_rejected_total",
+            "counter",
+            "Telemetry events in rejected batches.",
+        )
+        m.describe(
+            "control_telemetry_batches_rejected_total", "counter", "Telemetry batches rejected."
+        )
         m.describe("control_edge_up", "gauge", "1 if the edge is eligible for steering.")
         m.describe("control_edge_active_connections", "gauge", "Edge-reported responses in flight.")
         m.describe("control_edge_bytes_per_second", "gauge", "Edge-reported send rate.")

@@ -84,8 +84,12 @@ def _windows(spec: Any, where: str) -> tuple[Window, ...]:
         if d is not None and not (isinstance(d, list) and all(isinstance(x, str) for x in d)):
             raise RulesError(f"{wh}.devices: expected a list of device classes")
         out.append(
-            Window(countries, _when(w.get("start"), f"{wh}.start"), _when(w.get("end"), f"{wh}.end"),
-                   frozenset(d) if d is not None else None)
+            Window(
+                countries,
+                _when(w.get("start"), f"{wh}.start"),
+                _when(w.get("end"), f"{wh}.end"),
+                frozenset(d) if d is not None else None,
+            )
         )
     return tuple(out)
 
@@ -115,7 +119,9 @@ class CatalogRules:
         except json.JSONDecodeError as exc:
             raise RulesError(f"{path}:{exc.lineno}: bad JSON: {exc.msg}") from exc
 
-    def check(self, title: str, country: str, device_class: str, now: dt.datetime) -> LicenceDecision:
+    def check(
+        self, title: str, country: str, device_class: str, now: dt.datetime
+    ) -> LicenceDecision:
         windows = self._titles.get(title, self._default)
         if windows is None:
             return LicenceDecision(True, "no rules for this title")
@@ -138,7 +144,9 @@ class CatalogRules:
             )
         if any(w.end is not None and now >= w.end for w in here):
             ends = max(w.end for w in here if w.end is not None)
-            return LicenceDecision(False, f"{title!r} licence in {country} ended {ends.isoformat()}")
+            return LicenceDecision(
+                False, f"{title!r} licence in {country} ended {ends.isoformat()}"
+            )
         return LicenceDecision(
             False, f"{title!r} is not licensed in {country} on device class {device_class!r}"
         )

@@ -104,5 +104,9 @@ class RequestCounter:
         finally:
             self.registry.inc(
                 "http_requests_total",
-                {"route": self._route(scope), "method": scope["method"], "status": str(status["code"])},
+                {
+                    "route": self._route(scope),
+                    "method": scope["method"],
+                    "status": str(status["code"]),
+                },
             )

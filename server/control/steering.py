@@ -43,9 +43,14 @@ class EdgeStatus:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "name": self.name, "url": self.url, "reachable": self.reachable, "status": self.status,
-            "active_connections": self.active_connections, "bytes_per_s": self.bytes_per_s,
-            "last_ok": self.last_ok, "last_error": self.last_error,
+            "name": self.name,
+            "url": self.url,
+            "reachable": self.reachable,
+            "status": self.status,
+            "active_connections": self.active_connections,
+            "bytes_per_s": self.bytes_per_s,
+            "last_ok": self.last_ok,
+            "last_error": self.last_error,
         }
 
 

@@ -61,7 +61,9 @@ class BatchError(ServerError):
 
 
 def _is_num(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
+    return (
+        isinstance(v, int | float) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
+    )
 
 
 def _check_event(i: int, ev: Any, errors: list[tuple[str, str]]) -> None:
@@ -83,7 +85,7 @@ def _check_event(i: int, ev: Any, errors: list[tuple[str, str]]) -> None:
         errors.append((f"{at}.title", "must be a non-empty string when present"))
     for key in REQUIRED_NUMBERS.get(t or "", ()):
         v = ev.get(key)
-        if not _is_num(v) or v < 0:
+        if not (_is_num(v) and v is not None and v >= 0):
             errors.append((f"{at}.{key}", f"required number >= 0 for type {t!r}"))
     if t == "failover":
         for key in ("from_pathway", "to_pathway"):
@@ -94,7 +96,7 @@ def _check_event(i: int, ev: Any, errors: list[tuple[str, str]]) -> None:
 def validate_batch(body: Any, *, max_events: int) -> list[dict[str, Any]]:
     """The events of a valid batch; raises :class:`BatchError` listing problems."""
     if not isinstance(body, dict):
-        raise BatchError([("body", "expected a JSON object {\"events\": [...]}")])
+        raise BatchError([("body", 'expected a JSON object {"events": [...]}')])
     events = body.get("events")
     if not isinstance(events, list):
         raise BatchError([("events", "required list of event objects")])
@@ -177,8 +179,9 @@ class TelemetryStore:
         with self._lock:
             self._conn.close()
 
-    def record_session(self, session_id: str, title: str, account: str, country: str,
-                       device_class: str, now: float) -> None:
+    def record_session(
+        self, session_id: str, title: str, account: str, country: str, device_class: str, now: float
+    ) -> None:
         with self._tx() as c:
             c.execute(
                 "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
@@ -201,8 +204,15 @@ class TelemetryStore:
                     title = titles[sid]
                 cur = c.execute(
                     "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (ev["id"], ev["session_id"], ev["type"], float(ev["ts"]), title,
-                     json.dumps(ev, separators=(",", ":")), now),
+                    (
+                        ev["id"],
+                        ev["session_id"],
+                        ev["type"],
+                        float(ev["ts"]),
+                        title,
+                        json.dumps(ev, separators=(",", ":")),
+                        now,
+                    ),
                 )
                 stored += cur.rowcount
         return StoreResult(stored, len(events) - stored)
@@ -213,8 +223,10 @@ class TelemetryStore:
 
     def events(self, title: str | None = None) -> list[tuple[str, str, str, dict[str, Any]]]:
         """(title, session_id, type, payload) of the event types QoE uses."""
-        q = ("SELECT title, session_id, type, payload FROM events WHERE type IN "
-             "('startup','stall','heartbeat','summary','failover')")
+        q = (
+            "SELECT title, session_id, type, payload FROM events WHERE type IN "
+            "('startup','stall','heartbeat','summary','failover')"
+        )
         args: tuple[Any, ...] = ()
         if title is not None:
             q += " AND title = ?"

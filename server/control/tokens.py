@@ -55,7 +55,12 @@ def _mac(secret: bytes, signed: str) -> bytes:
 
 def sign_token(secret: bytes, claims: SessionToken) -> str:
     payload = json.dumps(
-        {"t": claims.title, "a": claims.account, "e": int(claims.expires_at), "s": claims.session_id},
+        {
+            "t": claims.title,
+            "a": claims.account,
+            "e": int(claims.expires_at),
+            "s": claims.session_id,
+        },
         separators=(",", ":"),
         sort_keys=True,
     ).encode()

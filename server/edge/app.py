@@ -253,7 +253,10 @@ class Edge:
                 rng = parse_range(hdrs.get(b"range", b"").decode("latin-1"), size)
             except Unsatisfiable:
                 return await _simple(
-                    send, 416, "range not satisfiable", [(b"content-range", f"bytes */{size}".encode())]
+                    send,
+                    416,
+                    "range not satisfiable",
+                    [(b"content-range", f"bytes */{size}".encode())],
                 )
             if rng is None:
                 status, start, length = 200, 0, size
@@ -299,14 +302,19 @@ class Edge:
             (b"access-control-allow-origin", b"*"),
         ]
 
-    async def _body(self, f: Any, length: int, fault: FaultSet | None, receive: Any, send: Any) -> None:
+    async def _body(
+        self, f: Any, length: int, fault: FaultSet | None, receive: Any, send: Any
+    ) -> None:
         rate = fault.rate if fault is not None else None
         cut_kind, cut_at = None, length
         if fault is not None and fault.stall_after_bytes is not None:
             cut_kind, cut_at = "stall", min(fault.stall_after_bytes, length)
-        elif fault is not None and fault.truncate_after_bytes is not None:
-            if fault.truncate_after_bytes < length:
-                cut_kind, cut_at = "truncate", fault.truncate_after_bytes
+        elif (
+            fault is not None
+            and fault.truncate_after_bytes is not None
+            and fault.truncate_after_bytes < length
+        ):
+            cut_kind, cut_at = "truncate", fault.truncate_after_bytes
         chunk = self.config.chunk_bytes
         if isinstance(rate, ConstantRate):
             chunk = int(min(64 * 1024, max(1024, rate.bytes_per_s * 0.02)))
@@ -347,7 +355,9 @@ class Edge:
     def health(self) -> dict[str, Any]:
         forced = self.faults.faults.health
         ratio = self.stats.error_ratio()
-        status = forced or ("degraded" if ratio >= 0.5 and len(self.stats.recent_status) >= 10 else "ok")
+        status = forced or (
+            "degraded" if ratio >= 0.5 and len(self.stats.recent_status) >= 10 else "ok"
+        )
         return {
             "name": self.name,
             "status": status,
@@ -368,7 +378,9 @@ class Edge:
             try:
                 self.faults.clear(request.query_params.get("name"))
             except FaultError as exc:
-                return JSONResponse({"error": "bad_fault", "reason": str(exc), "where": exc.where}, 422)
+                return JSONResponse(
+                    {"error": "bad_fault", "reason": str(exc), "where": exc.where}, 422
+                )
             return JSONResponse({"edge": self.name, "faults": self.faults.faults.raw})
         try:
             body = json.loads(await request.body())
@@ -381,11 +393,18 @@ class Edge:
         if isinstance(body, dict) and "down" in body:
             if self.on_down is None:
                 return JSONResponse(
-                    {"error": "unsupported", "reason": "down needs an edge started by server.runner",
-                     "where": "down"}, 501)
+                    {
+                        "error": "unsupported",
+                        "reason": "down needs an edge started by server.runner",
+                        "where": "down",
+                    },
+                    501,
+                )
             self.faults.set(new)
             self.on_down(new.down_for_s)
-            return JSONResponse({"edge": self.name, "faults": new.raw, "down_for_s": new.down_for_s}, 202)
+            return JSONResponse(
+                {"edge": self.name, "faults": new.raw, "down_for_s": new.down_for_s}, 202
+            )
         self.faults.set(new)
         return JSONResponse({"edge": self.name, "faults": new.raw})
 
@@ -428,7 +447,9 @@ def _fstat(f: Any) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-async def _simple(send: Any, status: int, reason: str, extra: list[tuple[bytes, bytes]] | None = None) -> int:
+async def _simple(
+    send: Any, status: int, reason: str, extra: list[tuple[bytes, bytes]] | None = None
+) -> int:
     body = json.dumps({"error": reason, "status": status}).encode()
     headers = [
         (b"content-type", b"application/json"),

@@ -108,20 +108,26 @@ def parse_faults(body: Any, *, current: FaultSet, now: float) -> FaultSet:
         e = _obj(body["error"], "error")
         status = e.get("status", 503)
         if not isinstance(status, int) or not 400 <= status <= 599:
-            raise FaultError(f"expected an HTTP error status 400-599, got {status!r}", where="error.status")
+            raise FaultError(
+                f"expected an HTTP error status 400-599, got {status!r}", where="error.status"
+            )
         p = _number(e.get("probability", 1.0), "error.probability", hi=1.0)
         seed = e.get("seed")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise FaultError(f"expected an integer, got {seed!r}", where="error.seed")
         fs = replace(fs, error=ErrorFault(status, p, seed))
-    for key in ("stall", "truncate"):
-        if key in body:
-            n = _number(_obj(body[key], key).get("after_bytes"), f"{key}.after_bytes")
-            fs = replace(fs, **{f"{key}_after_bytes": int(n)})
+    if "stall" in body:
+        n = _number(_obj(body["stall"], "stall").get("after_bytes"), "stall.after_bytes")
+        fs = replace(fs, stall_after_bytes=int(n))
+    if "truncate" in body:
+        n = _number(_obj(body["truncate"], "truncate").get("after_bytes"), "truncate.after_bytes")
+        fs = replace(fs, truncate_after_bytes=int(n))
     if "down" in body:
         d = _obj(body["down"], "down")
         for_s = d.get("for_s")
-        fs = replace(fs, down_for_s=None if for_s is None else _number(for_s, "down.for_s", lo=0.01))
+        fs = replace(
+            fs, down_for_s=None if for_s is None else _number(for_s, "down.for_s", lo=0.01)
+        )
     if "health" in body:
         if body["health"] not in ("ok", "degraded", "unhealthy", None):
             raise FaultError("expected ok, degraded, unhealthy or null", where="health")
@@ -167,8 +173,11 @@ class FaultState:
         if name not in FAULT_KEYS:
             raise FaultError(f"unknown fault {name!r}; known: {list(FAULT_KEYS)}", where="name")
         defaults = FaultSet()
-        attr = {"stall": "stall_after_bytes", "truncate": "truncate_after_bytes",
-                "down": "down_for_s"}.get(name, name)
+        attr = {
+            "stall": "stall_after_bytes",
+            "truncate": "truncate_after_bytes",
+            "down": "down_for_s",
+        }.get(name, name)
         raw = {k: v for k, v in self.faults.raw.items() if k != name}
         self.faults = replace(self.faults, **{attr: getattr(defaults, attr)}, raw=raw)
 

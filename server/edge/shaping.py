@@ -85,7 +85,9 @@ class TraceRate:
         return t
 
 
-def load_trace(path: str | Path, *, fmt: str = "auto") -> tuple[tuple[float, ...], tuple[float, ...]]:
+def load_trace(
+    path: str | Path, *, fmt: str = "auto"
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Read a trace file into (durations_s, bytes_per_s).
 
     ``fmt`` is ``"pensieve"`` (lines ``time_s<TAB>Mbps``; each line holds

@@ -27,7 +27,9 @@ RULES = {
 STEERING_TTL_S = 1.0
 
 
-def make_title(root: Path, title: str, *, segments: int = 3, seg_bytes: int = SEGMENT_BYTES) -> Path:
+def make_title(
+    root: Path, title: str, *, segments: int = 3, seg_bytes: int = SEGMENT_BYTES
+) -> Path:
     d = root / title
     (d / "video" / "v0").mkdir(parents=True, exist_ok=True)
     (d / "audio" / "a0").mkdir(parents=True, exist_ok=True)

@@ -19,9 +19,20 @@ def test_grant_shape_and_token(live: Backend, client: httpx.Client) -> None:
     r = client.post(live.grant_url("demo"), json=BODY)
     assert r.status_code == 200, r.text
     g = r.json()
-    assert set(g) >= {"manifest_url", "manifests", "pathways", "licence_url", "token",
-                      "resume_at", "steering_uri", "session_id", "expires_at"}
-    assert [p["id"] for p in g["pathways"]] and {p["id"] for p in g["pathways"]} <= set(live.edge_urls)
+    assert set(g) >= {
+        "manifest_url",
+        "manifests",
+        "pathways",
+        "licence_url",
+        "token",
+        "resume_at",
+        "steering_uri",
+        "session_id",
+        "expires_at",
+    }
+    assert [p["id"] for p in g["pathways"]] and {p["id"] for p in g["pathways"]} <= set(
+        live.edge_urls
+    )
     assert g["manifest_url"] == g["pathways"][0]["hls"]
     for p in g["pathways"]:
         assert p["hls"] == f"{live.edge_urls[p['id']]}/demo/master.m3u8"
@@ -76,8 +87,12 @@ def test_resume_position_round_trip(live: Backend, client: httpx.Client) -> None
     assert g["resume_at"] == 7.5
     assert client.put(url, json={"account": "bob", "position_s": 999}).status_code == 422
     assert client.put(url, json={"account": "bob", "position_s": -1}).status_code == 422
-    assert client.put(f"{live.control_url}/viewing/nope/progress",
-                      json={"account": "bob", "position_s": 1}).status_code == 404
+    assert (
+        client.put(
+            f"{live.control_url}/viewing/nope/progress", json={"account": "bob", "position_s": 1}
+        ).status_code
+        == 404
+    )
 
 
 def _ttl(client: httpx.Client, live: Backend) -> float:

@@ -11,12 +11,14 @@ NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 RULES = {
     "default": {"windows": [{"countries": ["US"]}]},
     "titles": {
-        "a": {"windows": [
-            {"countries": ["US", "gb"], "start": "2026-01-01", "end": "2027-01-01"},
-            {"countries": ["FR"], "start": "2026-09-01"},
-            {"countries": ["DE"], "end": "2026-01-01"},
-            {"countries": ["NO"], "devices": ["tv"]},
-        ]},
+        "a": {
+            "windows": [
+                {"countries": ["US", "gb"], "start": "2026-01-01", "end": "2027-01-01"},
+                {"countries": ["FR"], "start": "2026-09-01"},
+                {"countries": ["DE"], "end": "2026-01-01"},
+                {"countries": ["NO"], "devices": ["tv"]},
+            ]
+        },
         "everywhere": {"windows": [{"countries": "*"}]},
     },
 }

@@ -30,19 +30,22 @@ def _ev(session: str, typ: str, **kw: object) -> dict:
 
 def test_validate_batch_reports_where() -> None:
     with pytest.raises(BatchError) as exc:
-        validate_batch({"events": [_ev("s", "startup", startup_s=1), _ev("s", "stall")]},
-                       max_events=10)
+        validate_batch(
+            {"events": [_ev("s", "startup", startup_s=1), _ev("s", "stall")]}, max_events=10
+        )
     assert exc.value.errors[0][0] == "events[1].seconds"
 
 
 def test_store_is_durable_and_idempotent(live: Backend, client: httpx.Client) -> None:
     g = client.post(live.grant_url("demo"), json={"country": "US", "device_class": "tv"}).json()
     sid = g["session_id"]
-    batch = {"events": [
-        _ev(sid, "startup", startup_s=1.25),
-        _ev(sid, "heartbeat", bitrate_bps=2e6, played_s=10.0, rebuffer_s=0.5),
-        _ev(sid, "custom_thing", detail="kept as is"),
-    ]}
+    batch = {
+        "events": [
+            _ev(sid, "startup", startup_s=1.25),
+            _ev(sid, "heartbeat", bitrate_bps=2e6, played_s=10.0, rebuffer_s=0.5),
+            _ev(sid, "custom_thing", detail="kept as is"),
+        ]
+    }
     r = client.post(f"{live.control_url}/telemetry", json=batch)
     assert r.status_code == 200 and r.json() == {"stored": 3, "duplicates": 0}
     r = client.post(f"{live.control_url}/telemetry", json=batch)  # a client retry
@@ -65,7 +68,9 @@ def test_store_is_durable_and_idempotent(live: Backend, client: httpx.Client) ->
         (b'{"events": [{"id": "x"}]}', "events[0].session_id"),
     ],
 )
-def test_malformed_batches_422(live: Backend, client: httpx.Client, body: bytes, where: str) -> None:
+def test_malformed_batches_422(
+    live: Backend, client: httpx.Client, body: bytes, where: str
+) -> None:
     before = _count(live)
     r = client.post(f"{live.control_url}/telemetry", content=body)
     assert r.status_code == 422
@@ -79,8 +84,10 @@ def test_one_bad_event_stores_nothing(live: Backend, client: httpx.Client) -> No
     bad = _ev(sid, "stall", seconds=-2)
     r = client.post(f"{live.control_url}/telemetry", json={"events": [*good, bad]})
     assert r.status_code == 422
-    assert r.json()["errors"][0] == {"where": "events[5].seconds",
-                                     "what": "required number >= 0 for type 'stall'"}
+    assert r.json()["errors"][0] == {
+        "where": "events[5].seconds",
+        "what": "required number >= 0 for type 'stall'",
+    }
     assert _count(live, "session_id = ?", (sid,)) == 0
 
 
@@ -97,7 +104,11 @@ def test_oversized_batches_413(live: Backend, client: httpx.Client) -> None:
     def chunks():  # no Content-Length: the limit applies while streaming
         yield b'{"events": ['
         for _ in range(200):
-            yield b'{"id": "a", "session_id": "b", "type": "x", "ts": 1, "pad": "' + b"y" * 1000 + b'"},'
+            yield (
+                b'{"id": "a", "session_id": "b", "type": "x", "ts": 1, "pad": "'
+                + b"y" * 1000
+                + b'"},'
+            )
         yield b"]}"
 
     r = client.post(f"{live.control_url}/telemetry", content=chunks())
@@ -110,8 +121,9 @@ def test_oversized_batches_413(live: Backend, client: httpx.Client) -> None:
 def test_qoe_aggregates_per_title(live: Backend, client: httpx.Client) -> None:
     sessions = []
     for startup, played, rebuf, bitrate in ((1.0, 60, 3, 3e6), (3.0, 30, 0, 1e6)):
-        sid = client.post(live.grant_url("demo"), json={"country": "GB", "device_class": "tv"}
-                          ).json()["session_id"]
+        sid = client.post(
+            live.grant_url("demo"), json={"country": "GB", "device_class": "tv"}
+        ).json()["session_id"]
         sessions.append(sid)
         events = [
             _ev(sid, "startup", startup_s=startup),
@@ -119,7 +131,9 @@ def test_qoe_aggregates_per_title(live: Backend, client: httpx.Client) -> None:
             _ev(sid, "summary", bitrate_bps=bitrate, played_s=played, rebuffer_s=rebuf),
             _ev(sid, "failover", from_pathway="edge-1", to_pathway="edge-2"),
         ]
-        assert client.post(f"{live.control_url}/telemetry", json={"events": events}).status_code == 200
+        assert (
+            client.post(f"{live.control_url}/telemetry", json={"events": events}).status_code == 200
+        )
     q = client.get(f"{live.control_url}/qoe", params={"title": "demo"}).json()["titles"]["demo"]
     assert q["sessions"] >= 2
     assert q["failovers"] >= 2

@@ -63,9 +63,11 @@ def test_signed_garbage_payload_is_malformed() -> None:
 
     payload = base64.urlsafe_b64encode(b'{"x": 1}').rstrip(b"=").decode()
     signed = f"v1.{payload}"
-    sig = base64.urlsafe_b64encode(
-        hmac.new(SECRET, signed.encode(), hashlib.sha256).digest()
-    ).rstrip(b"=").decode()
+    sig = (
+        base64.urlsafe_b64encode(hmac.new(SECRET, signed.encode(), hashlib.sha256).digest())
+        .rstrip(b"=")
+        .decode()
+    )
     with pytest.raises(TokenError) as exc:
         verify_token(SECRET, f"{signed}.{sig}", now=0)
     assert exc.value.reason == "malformed"

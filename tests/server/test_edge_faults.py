@@ -44,7 +44,9 @@ def test_admin_get_set_clear(live: Backend, client: httpx.Client) -> None:
         ({"bogus": 1}, "body"),
     ],
 )
-def test_admin_rejects_bad_faults(live: Backend, client: httpx.Client, body: dict, where: str) -> None:
+def test_admin_rejects_bad_faults(
+    live: Backend, client: httpx.Client, body: dict, where: str
+) -> None:
     r = client.post(f"{live.edge_urls['edge-1']}/admin/faults", json=body)
     assert r.status_code == 422
     assert r.json()["where"] == where
@@ -102,10 +104,14 @@ def test_trace_rate(live: Backend, client: httpx.Client, tmp_path: Path, fmt: st
     # the first 0.5 s deliver 200 kB.
     if fmt == "sabre":
         trace = tmp_path / "t.json"
-        trace.write_text(json.dumps([
-            {"duration_ms": 2000, "bandwidth_kbps": 3200, "latency_ms": 0},
-            {"duration_ms": 2000, "bandwidth_kbps": 800, "latency_ms": 0},
-        ]))
+        trace.write_text(
+            json.dumps(
+                [
+                    {"duration_ms": 2000, "bandwidth_kbps": 3200, "latency_ms": 0},
+                    {"duration_ms": 2000, "bandwidth_kbps": 800, "latency_ms": 0},
+                ]
+            )
+        )
     else:
         trace = tmp_path / "t.log"
         trace.write_text("0.0\t3.2\n2.0\t0.8\n")
@@ -134,20 +140,26 @@ def test_error_rate_is_seeded(live: Backend, client: httpx.Client) -> None:
 def test_stall_makes_client_time_out(live: Backend) -> None:
     _faults(live, "edge-2", {"stall": {"after_bytes": 50_000}})
     got = 0
-    with httpx.Client(timeout=httpx.Timeout(5.0, read=0.5)) as c:
-        with pytest.raises(httpx.ReadTimeout), c.stream("GET", live.edge_urls["edge-2"] + SEG) as r:
-            assert r.headers["content-length"] == "200000"
-            for chunk in r.iter_raw():
-                got += len(chunk)
+    with (
+        httpx.Client(timeout=httpx.Timeout(5.0, read=0.5)) as c,
+        pytest.raises(httpx.ReadTimeout),
+        c.stream("GET", live.edge_urls["edge-2"] + SEG) as r,
+    ):
+        assert r.headers["content-length"] == "200000"
+        for chunk in r.iter_raw():
+            got += len(chunk)
     assert got == 50_000
 
 
 def test_truncated_body(live: Backend) -> None:
     _faults(live, "edge-1", {"truncate": {"after_bytes": 30_000}})
     got = 0
-    with httpx.Client(timeout=5) as c:
-        with pytest.raises(httpx.RemoteProtocolError), c.stream("GET", live.edge_urls["edge-1"] + SEG) as r:
-            assert int(r.headers["content-length"]) == 200_000
-            for chunk in r.iter_raw():
-                got += len(chunk)
+    with (
+        httpx.Client(timeout=5) as c,
+        pytest.raises(httpx.RemoteProtocolError),
+        c.stream("GET", live.edge_urls["edge-1"] + SEG) as r,
+    ):
+        assert int(r.headers["content-length"]) == 200_000
+        for chunk in r.iter_raw():
+            got += len(chunk)
     assert got == 30_000

@@ -42,9 +42,19 @@ def test_parse_range_unsatisfiable(header: str) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b"/../etc/passwd", b"/demo/../../x", b"/demo/%2e%2e/%2e%2e/x", b"/%2E%2E/x",
-     b"//etc/passwd", b"/demo//x", b"/demo/./x", b"/%252e%252e/x", b"/demo/a%00b",
-     b"/demo\\..\\x", b"/demo/%5c..%5cx"],
+    [
+        b"/../etc/passwd",
+        b"/demo/../../x",
+        b"/demo/%2e%2e/%2e%2e/x",
+        b"/%2E%2E/x",
+        b"//etc/passwd",
+        b"/demo//x",
+        b"/demo/./x",
+        b"/%252e%252e/x",
+        b"/demo/a%00b",
+        b"/demo\\..\\x",
+        b"/demo/%5c..%5cx",
+    ],
 )
 def test_safe_relative_path_rejects(raw: bytes) -> None:
     with pytest.raises(BadPath):

@@ -29,7 +29,9 @@ def tiered(content_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     with start_backend(
         content_dir,
         edges=2,
-        edge_specs=[EdgeSpec("edge-2", holds=("*.m3u8", "*.mpd", "*/catalog.json"), origin="edge-1")],
+        edge_specs=[
+            EdgeSpec("edge-2", holds=("*.m3u8", "*.mpd", "*/catalog.json"), origin="edge-1")
+        ],
         work_dir=tmp_path_factory.mktemp("tiered"),
     ) as b:
         yield b

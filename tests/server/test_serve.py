@@ -44,9 +44,25 @@ def test_bad_content_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_serve_subprocess(content_dir: Path, tmp_path: Path, sig: signal.Signals) -> None:
     env = {**os.environ, "ABRKIT_CACHE": str(tmp_path), "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "player.cli", "serve", "--content", str(content_dir),
-         "--edges", "2", "--port-base", "0", "--steering-ttl", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "player.cli",
+            "serve",
+            "--content",
+            str(content_dir),
+            "--edges",
+            "2",
+            "--port-base",
+            "0",
+            "--steering-ttl",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
     )
     try:
         lines = []
@@ -61,10 +77,14 @@ def test_serve_subprocess(content_dir: Path, tmp_path: Path, sig: signal.Signals
                 break
         out = "".join(lines)
         control = re.search(r"control plane (http://127\.0\.0\.1:\d+)", out)
-        assert control, out + (proc.stderr.read() if proc.poll() is not None and proc.stderr else "")
+        assert control, out + (
+            proc.stderr.read() if proc.poll() is not None and proc.stderr else ""
+        )
         assert re.search(r"edge-2 +http://127\.0\.0\.1:\d+", out)
         assert "curl -s -X POST" in out
-        r = httpx.post(f"{control.group(1)}/playback/demo", json={"country": "US", "device_class": "tv"})
+        r = httpx.post(
+            f"{control.group(1)}/playback/demo", json={"country": "US", "device_class": "tv"}
+        )
         assert r.status_code == 200 and len(r.json()["pathways"]) == 2
         assert httpx.get(r.json()["manifest_url"]).status_code == 200
         proc.send_signal(sig)
