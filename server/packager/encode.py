@@ -17,6 +17,7 @@ cuts segments at absolute multiples of the segment duration (the MP4 muxer's
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,6 +104,10 @@ class _VideoOut:
             packets = self.stream.encode(out)
         self.container.mux(packets)
 
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self.container.close()
+
     def finish(self) -> EncodedRendition:
         self.encode(None)
         self.container.close()
@@ -173,6 +178,10 @@ class _AudioOut:
         if packets and self.priming is None and packets[0].pts is not None:
             self.priming = max(0, -int(packets[0].pts))
         self.container.mux(packets)
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self.container.close()
 
     def finish(self, total_samples: int) -> EncodedRendition:
         """Pad with silence or cut to ``total_samples`` (the video's length), flush.
@@ -267,8 +276,14 @@ def encode_source(
         results = [o.finish() for o in outs]
         if aout is not None:
             results.append(aout.finish(round(grid.count / fps * AUDIO_RATE)))
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise PackagerError(f"decoding/encoding failed: {exc}", where=str(info.path)) from exc
+    except BaseException as exc:
+        for o in outs:
+            o.abort()
+        if aout is not None:
+            aout.abort()
+        if isinstance(exc, av.FFmpegError | OSError | ValueError):
+            raise PackagerError(f"decoding/encoding failed: {exc}", where=str(info.path)) from exc
+        raise
     if progress is not None:
         progress(total, total)
     return results
