@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from .errors import ReplayError
 from .network import Link
-from .presets import REALISTIC, Preset
+from .presets import REALISTIC, Preset, get_preset
 from .session import Session, SessionResult
 from .states import (
     Abandon,
@@ -72,17 +72,21 @@ def replay(
     trace: Trace,
     video: Video,
     policy_factory: Callable[[], Policy],
-    preset: Preset = REALISTIC,
+    preset: Preset | str = REALISTIC,
     *,
     abandon_rules: Sequence[AbandonRule] | None = None,
     engine: EngineConfig | None = None,
 ) -> SessionResult:
     """Play ``video`` over ``trace`` with a fresh policy from ``policy_factory``.
 
+    ``preset``: a :class:`~player.presets.Preset` or its name ("pensieve", "realistic").
+
     ``abandon_rules``: None = the preset's default (none, or
     :func:`default_abandon_rules` when ``preset.abandonment``); ``()`` = none.
     ``engine`` overrides the preset's engine config.
     """
+    if isinstance(preset, str):
+        preset = get_preset(preset)
     video = _prepared(video, preset.segments)
     if abandon_rules is None:
         abandon_rules = default_abandon_rules() if preset.abandonment else ()
@@ -155,7 +159,7 @@ def replay_many(
     traces: Iterable[Trace],
     video: Video,
     policy_factory: Callable[[], Policy],
-    preset: Preset = REALISTIC,
+    preset: Preset | str = REALISTIC,
     **kwargs: object,
 ) -> list[SessionResult]:
     """:func:`replay` over each trace, in order."""

@@ -249,6 +249,12 @@ def test_latency_advances_trace_changes_results(traces, video):
     assert a.qoe.qoe_lin.total != b.qoe.qoe_lin.total
 
 
+def test_preset_by_name(traces, video):
+    assert replay(traces[1], video, BB, "pensieve") == replay(traces[1], video, BB, PENSIEVE)
+    with pytest.raises(ValueError, match="unknown preset"):
+        replay(traces[1], video, BB, "fast")
+
+
 def test_presets_registry():
     assert set(PRESETS) == {"pensieve", "realistic"}
     assert get_preset("pensieve") is PENSIEVE
