@@ -76,11 +76,16 @@ class BolaPolicy:
 
     def __init__(self, config: BolaConfig | None = None) -> None:
         self.config = config or BolaConfig()
+        self._cache: tuple | None = None
 
-    def decide(self, ctx: AbrContext) -> Decision:
+    def _params(self, ctx: AbrContext) -> tuple[list[float], list[float], float]:
+        """(bitrates, utilities, V) for this ladder, cap, segment length and buffer cap; cached."""
+        key = (ctx.bitrates_bps, ctx.top_rung, ctx.segment_duration_s, ctx.buffer_max_s)
+        cached = self._cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
         cfg = self.config
-        top = ctx.top_rung
-        bitrates = [float(b) for b in ctx.bitrates_bps[: top + 1]]
+        bitrates = [float(b) for b in ctx.bitrates_bps[: ctx.top_rung + 1]]
         p = ctx.segment_duration_s
         target = cfg.buffer_target_s
         if ctx.buffer_max_s > 0:
@@ -88,17 +93,28 @@ class BolaPolicy:
         target = max(target, p + 1e-9)
         utilities = _utilities(bitrates, 0.0)
         v = (target - p) / (utilities[-1] + cfg.gamma_p_s)
+        params = (bitrates, utilities, v)
+        self._cache = (key, params)
+        return params
+
+    def decide(self, ctx: AbrContext) -> Decision:
+        gp = self.config.gamma_p_s
+        bitrates, utilities, v = self._params(ctx)
         level = ctx.buffer_s
-        rung = _quality_from_buffer(bitrates, utilities, v, cfg.gamma_p_s, level)
-        max_level = v * (utilities[rung] + cfg.gamma_p_s)
-        wait = max(0.0, level - max_level)
-        reason = (
-            f"buffer {level:.2f}s, V={v:.3f}, γp={cfg.gamma_p_s:g}s -> rung {rung}"
-            f" (score max of (V(u+γp)-Q)/S)"
-        )
+        rung = _quality_from_buffer(bitrates, utilities, v, gp, level)
+        max_level = v * (utilities[rung] + gp)
+        wait = level - max_level
         if wait > 0:
-            reason += f"; buffer above {max_level:.2f}s: wait {wait:.2f}s"
-        return Decision(rung, self.name, reason, wait)
+            return Decision(
+                rung,
+                self.name,
+                f"buffer {level:.2f}s, V={v:.3f} -> rung {rung};"
+                f" above its level {max_level:.2f}s: wait {wait:.2f}s",
+                wait,
+            )
+        return Decision(
+            rung, self.name, f"buffer {level:.2f}s, V={v:.3f}, gamma_p={gp:g}s -> rung {rung}"
+        )
 
 
 @dataclass(frozen=True, slots=True)

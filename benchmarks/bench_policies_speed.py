@@ -1,0 +1,167 @@
+"""ABR policy speed: sessions/s with the full engine, and the policy's own cost per decision.
+
+    python -m benchmarks.bench_policies_speed [--rounds 3] [--cpu 0] [--policies bba,robustmpc]
+                                              [--out benchmarks/results/policies_speed.md]
+
+Workload: the 127 traces of ``pensieve_train`` with ``pensieve_video`` under
+the ``pensieve`` preset (48 chunks, 47 policy decisions per session), a
+fresh policy per session from :func:`abr.policy_factory`.
+
+For each registered policy:
+
+- **sessions/s**: full engine + replay driver over all traces; a warm-up
+  pass, then ``--rounds`` timed passes; the best pass, in process CPU time
+  (robust to other jobs on the machine) and wall time;
+- **µs per decision**: the policy alone. The contexts of one replay are
+  recorded, then fed again to fresh policies in session order, timed the
+  same way (best pass, CPU time);
+- the mean QoE_lin (chunks 1..47) of the replay, as a sanity check.
+
+Targets (brief): BB and BOLA >= 1,000 sessions/s, RobustMPC >= 200 sessions/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from abr import available_policies, policy_factory
+from abr.base import AbrContext, Decision
+from player.presets import PENSIEVE
+from player.replay import replay
+from player.traces import load_trace_dir
+from player.video import load_pensieve_video
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+class _Recorder:
+    """Wraps a policy and records the contexts it is asked about."""
+
+    def __init__(self, policy, log: list[AbrContext]) -> None:
+        self.policy = policy
+        self.name = policy.name
+        self.log = log
+        obs = getattr(policy, "observe", None)
+        if obs is not None:
+            self.observe = obs
+
+    def decide(self, ctx: AbrContext) -> Decision:
+        self.log.append(ctx)
+        return self.policy.decide(ctx)
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def measure(name: str, traces, video, rounds: int) -> dict[str, float]:
+    factory = policy_factory(name)
+    results = [replay(t, video, factory, PENSIEVE) for t in traces]  # warm-up
+    qoe = statistics.fmean(r.qoe.qoe_lin.total for r in results)
+    best_cpu = best_wall = float("inf")
+    for _ in range(rounds):
+        c0, w0 = time.process_time(), time.perf_counter()
+        for t in traces:
+            replay(t, video, factory, PENSIEVE)
+        best_cpu = min(best_cpu, time.process_time() - c0)
+        best_wall = min(best_wall, time.perf_counter() - w0)
+    sessions: list[list[AbrContext]] = []
+    for t in traces:
+        log: list[AbrContext] = []
+        replay(t, video, lambda log=log: _Recorder(factory(), log), PENSIEVE)
+        sessions.append(log)
+    decisions = sum(len(s) for s in sessions)
+    best_policy = float("inf")
+    for _ in range(rounds):
+        c0 = time.process_time()
+        for log in sessions:
+            p = factory()
+            for ctx in log:
+                p.decide(ctx)
+        best_policy = min(best_policy, time.process_time() - c0)
+    n = len(traces)
+    return {
+        "sessions_cpu": n / best_cpu,
+        "sessions_wall": n / best_wall,
+        "us_per_decision": best_policy / decisions * 1e6,
+        "decisions": decisions / n,
+        "qoe": qoe,
+    }
+
+
+TARGETS = {"bba": 1000, "bola": 1000, "robustmpc": 200}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--cpu", type=int, default=0, help="pin to this CPU (-1: no pinning)")
+    ap.add_argument("--policies", default=",".join(available_policies()))
+    ap.add_argument("--traces", type=Path, default=SHARED / "traces" / "pensieve_train")
+    ap.add_argument("--video", type=Path, default=SHARED / "traces" / "pensieve_video")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    pinned = False
+    if args.cpu >= 0 and hasattr(os, "sched_setaffinity"):
+        try:
+            os.sched_setaffinity(0, {args.cpu})
+            pinned = True
+        except OSError:
+            pass
+    traces = load_trace_dir(args.traces)
+    video = load_pensieve_video(args.video)
+    rows = []
+    for name in [p.strip() for p in args.policies.split(",") if p.strip()]:
+        m = measure(name, traces, video, args.rounds)
+        target = TARGETS.get(name)
+        rows.append(
+            f"| {name} | {m['sessions_cpu']:.0f} | {m['sessions_wall']:.0f} |"
+            f" {m['us_per_decision']:.1f} | {m['decisions']:.0f} | {m['qoe']:.2f} |"
+            f" {'' if target is None else f'>= {target}'} |"
+        )
+        print(rows[-1], flush=True)
+    cmd = "python -m benchmarks.bench_policies_speed " + " ".join(argv or sys.argv[1:])
+    text = "\n".join(
+        [
+            "# ABR policy speed",
+            "",
+            f"Command: `{cmd.strip()}`",
+            "",
+            f"Machine: {_cpu_name()}, nproc {os.cpu_count()}, Python {platform.python_version()},"
+            f" {platform.platform()}; {'pinned to one CPU' if pinned else 'not pinned'}."
+            " Other jobs may share the machine: CPU-time figures are the honest ones.",
+            "",
+            f"Workload: {len(traces)} traces of `{args.traces.name}`, `{args.video.name}`,"
+            " pensieve preset, full engine + replay driver, fresh policy per session; best of"
+            f" {args.rounds} timed passes after a warm-up. µs/decision: the policy alone on the"
+            " recorded contexts (CPU time).",
+            "",
+            "| policy | sessions/s (CPU) | sessions/s (wall) | µs/decision (policy only)"
+            " | decisions/session | mean QoE_lin | target sessions/s |",
+            "|---|---:|---:|---:|---:|---:|---|",
+            *rows,
+            "",
+        ]
+    )
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
