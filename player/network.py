@@ -29,6 +29,7 @@ Public functions (all positions/seconds are floats, bytes may be int/float)::
     link.request(pos, nbytes) -> (delay_s, end_pos) # latency + transfer
     link.transfer(pos, nbytes) -> (seconds, end_pos)# bytes only, no latency
     link.delivered(pos, seconds) -> bytes           # bytes that flow in ``seconds`` from ``pos``
+    link.bytes_at(pos), link.bytes_until(x)         # cumulative bytes from 0 (x unwrapped)
     link.advance(pos, seconds) -> pos               # idle/sleep
     link.latency_at(pos) -> seconds
     link.transfer_many(pos_array, bytes_array) -> (seconds_array, end_pos_array)  # numpy
@@ -210,16 +211,23 @@ class Link:
 
     def delivered(self, pos: float, seconds: float) -> float:
         """Bytes delivered during ``seconds`` of transfer starting at ``pos`` (wrapping)."""
-        end = pos + seconds
-        periods = math.floor(end / self.period_s)
-        rem = end - periods * self.period_s
-        if rem >= self.period_s:
+        return self.bytes_until(pos + seconds) - self.bytes_at(pos)
+
+    def bytes_until(self, x: float) -> float:
+        """Bytes delivered from position 0 to the unwrapped position ``x >= 0`` (whole
+        periods included)."""
+        period = self.period_s
+        if x < period:
+            return self.bytes_at(x)
+        periods = math.floor(x / period)
+        rem = x - periods * period
+        if rem >= period:
             periods += 1
-            rem -= self.period_s
+            rem -= period
         elif rem < 0:
             periods -= 1
-            rem += self.period_s
-        return periods * self.period_bytes + self.bytes_at(rem) - self.bytes_at(pos)
+            rem += period
+        return periods * self.period_bytes + self.bytes_at(rem)
 
     # ----- vectorised ----------------------------------------------------
     def transfer_many(self, pos: np.ndarray, nbytes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -139,14 +139,16 @@ def _download_with_progress(
     seconds, end_pos = link.transfer(p0, size)
     t0 = t + lat
     end = t0 + seconds
+    handle = session.handle
+    bytes_before = link.bytes_at(p0)
     k = 1
     while True:
         tp = t + k * step
         if tp >= end:
-            return session.handle(_complete(end, None)), end_pos
-        done = int(link.delivered(p0, tp - t0)) if tp > t0 else 0
-        actions = session.handle(_progress(tp, min(done, size)))
-        if session.finished or any(type(a) is Abandon for a in actions):
+            return handle(_complete(end, None)), end_pos
+        done = int(link.bytes_until(p0 + (tp - t0)) - bytes_before) if tp > t0 else 0
+        actions = handle(_progress(tp, done if done < size else size))
+        if actions and (session.finished or any(type(a) is Abandon for a in actions)):
             if tp > t0:
                 new_pos = link.advance(p0, tp - t0)
             else:
