@@ -1,10 +1,11 @@
 """Safe XML loading and the XML Schema value types an MPD uses.
 
 ``load_mpd_root`` turns text into an :mod:`xml.etree.ElementTree` element after
-checking, with expat, that the document is namespace-well-formed and carries no
-DOCTYPE (so no entity declarations, hence no entity-expansion bombs and no
-external entities). ``parse_duration`` is a strict ``xs:duration`` parser;
-``parse_datetime`` reads ``xs:dateTime`` into POSIX seconds.
+checking that the document carries no DOCTYPE (so no entity declarations, hence
+no entity-expansion bombs and no external entities); the tree builder itself
+rejects documents that are not namespace-well-formed. ``parse_duration`` is a
+strict ``xs:duration`` parser; ``parse_datetime`` reads ``xs:dateTime`` into
+POSIX seconds.
 """
 
 from __future__ import annotations
@@ -40,24 +41,30 @@ def _reject_entity(*_args: object) -> None:
     raise _Forbidden("ENTITY declarations are not allowed in an MPD")
 
 
-def load_mpd_root(text: str | bytes, url: str | None) -> ET.Element:
-    """Return the root ``MPD`` element of ``text`` or raise :class:`ManifestSyntaxError`."""
-    if isinstance(text, str):
-        data: str | bytes = text.lstrip("\ufeff \t\r\n")
-    elif isinstance(text, bytes | bytearray | memoryview):
-        data = bytes(text)
-        if data.startswith(b"\xef\xbb\xbf"):
-            data = data[3:]
-        data = data.lstrip(b" \t\r\n")
-    else:
-        raise ManifestSyntaxError(
-            f"MPD text must be str or bytes, not {type(text).__name__}", url=url
-        )
-    if not data:
-        raise ManifestSyntaxError("empty MPD", where="line 1", url=url)
-    if len(data) > MAX_MPD_BYTES:
-        raise ManifestSyntaxError(f"MPD larger than {MAX_MPD_BYTES} bytes", url=url)
-    # 1. namespace-aware well-formedness and no DOCTYPE/ENTITY, before building a tree.
+_PROLOG_S = re.compile(r"(?:<\?.*?\?>|<!--.*?-->|[ \t\r\n]+)*", re.S)
+_PROLOG_B = re.compile(rb"(?:<\?.*?\?>|<!--.*?-->|[ \t\r\n]+)*", re.S)
+
+
+def _prolog_is_safe(data: str | bytes) -> bool:
+    """True when the prolog (XML declaration, comments, PIs) is followed by an element,
+    i.e. there is no DOCTYPE. False means "not sure": run the full expat check."""
+    if isinstance(data, str):
+        m = _PROLOG_S.match(data)
+        rest_s = data[m.end() : m.end() + 2] if m else ""
+        return len(rest_s) == 2 and rest_s[0] == "<" and rest_s[1] not in "!?"
+    if not data.startswith(b"<"):  # UTF-16/32 or garbage: let expat decide
+        return False
+    m = _PROLOG_B.match(data)
+    rest_b = data[m.end() : m.end() + 2] if m else b""
+    return len(rest_b) == 2 and rest_b[:1] == b"<" and rest_b[1:] not in (b"!", b"?")
+
+
+def _reason(exc: ET.ParseError) -> str:
+    return str(exc).split(":", 1)[0]
+
+
+def _expat_check(data: str | bytes, url: str | None) -> None:
+    """Full expat pass rejecting DOCTYPE/ENTITY declarations and malformed XML."""
     checker = expat.ParserCreate(namespace_separator=" ")
     checker.StartDoctypeDeclHandler = _reject_doctype
     checker.EntityDeclHandler = _reject_entity
@@ -76,11 +83,40 @@ def load_mpd_root(text: str | bytes, url: str | None) -> ET.Element:
         ) from None
     except (ValueError, UnicodeError, LookupError) as exc:  # LookupError: unknown encoding
         raise ManifestSyntaxError(f"not decodable XML: {exc}", url=url) from None
-    # 2. the tree itself (the C parser; fast).
+
+
+def load_mpd_root(text: str | bytes, url: str | None) -> ET.Element:
+    """Return the root ``MPD`` element of ``text`` or raise :class:`ManifestSyntaxError`."""
+    if isinstance(text, str):
+        data: str | bytes = text.lstrip("\ufeff \t\r\n")
+    elif isinstance(text, bytes | bytearray | memoryview):
+        data = bytes(text)
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        data = data.lstrip(b" \t\r\n")
+    else:
+        raise ManifestSyntaxError(
+            f"MPD text must be str or bytes, not {type(text).__name__}", url=url
+        )
+    if not data:
+        raise ManifestSyntaxError("empty MPD", where="line 1", url=url)
+    if len(data) > MAX_MPD_BYTES:
+        raise ManifestSyntaxError(f"MPD larger than {MAX_MPD_BYTES} bytes", url=url)
+    # 1. no DOCTYPE (hence no ENTITY declarations, no entity bombs, no external
+    #    entities). A DOCTYPE can only sit in the prolog, so scanning the prolog is
+    #    enough when the text is ASCII-compatible; otherwise expat checks it all.
+    if not _prolog_is_safe(data):
+        _expat_check(data, url)
+    # 2. the tree (C parser, namespace-aware: undeclared prefixes are errors).
     try:
         root = ET.fromstring(data)
-    except ET.ParseError as exc:  # pragma: no cover - expat accepted it above
-        raise ManifestSyntaxError(f"not well-formed XML: {exc}", url=url) from None
+    except ET.ParseError as exc:
+        line, col = exc.position
+        raise ManifestSyntaxError(
+            f"not well-formed XML: {_reason(exc)}", where=f"line {line}, column {col}", url=url
+        ) from None
+    except (ValueError, UnicodeError, LookupError) as exc:  # LookupError: unknown encoding
+        raise ManifestSyntaxError(f"not decodable XML: {exc}", url=url) from None
     ns, local = split_tag(root.tag)
     if local != "MPD":
         raise ManifestSyntaxError(f"root element is <{local}>, not <MPD>", where="line 1", url=url)

@@ -480,6 +480,29 @@ def test_billion_laughs_rejected() -> None:
         load("billion_laughs.mpd")
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-16-be", "utf-32"])
+def test_doctype_rejected_after_comments_in_any_encoding(encoding: str) -> None:
+    # expat knows neither UTF-32 nor the name "utf-16-be": those fail as undecodable
+    text = (
+        f'<?xml version="1.0" encoding="{encoding}"?>\n<!-- a <!DOCTYPE in a comment is fine -->\n'
+        '<?pi x?><!DOCTYPE MPD [<!ENTITY e "x">]><MPD xmlns="urn:mpeg:dash:schema:mpd:2011">'
+        "<Period/></MPD>"
+    )
+    data = text.encode(encoding)
+    match = "DOCTYPE" if encoding in ("utf-8", "utf-16") else None
+    with pytest.raises(ManifestSyntaxError, match=match):
+        parse_mpd(data, URL)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_comment_mentioning_doctype_is_fine(encoding: str) -> None:
+    text = (
+        f'<?xml version="1.0" encoding="{encoding}"?><!-- <!DOCTYPE x> -->'
+        '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011"><Period id="p"/></MPD>'
+    )
+    assert parse_mpd(text.encode(encoding), URL).periods[0].id == "p"
+
+
 @pytest.mark.parametrize(
     "text",
     [
