@@ -7,6 +7,8 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from player.network import PENSIEVE_NETWORK, Link, NetworkConfig
 from player.traces import Trace
@@ -224,3 +226,33 @@ def test_zero_length_intervals_are_harmless():
     walk = PointerWalk(list(tr.times_s), list(tr.bandwidth_bps), 1.0)
     walk.download(500_000)
     assert walk.download(1_000_000) == pytest.approx(seconds)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.0, 0.2, 1.0, 3.0]), min_size=2, max_size=12),
+    st.lists(st.sampled_from([0.5, 1.0, 2.0]), min_size=11, max_size=11),
+    st.floats(0.0, 0.999),
+    st.integers(1, 5_000_000),
+    st.booleans(),
+)
+def test_transfer_properties(mbps, steps, frac, nbytes, advances):
+    if not any(m > 0 for m in mbps[1:]):
+        mbps[-1] = 1.0
+    times = [0.0]
+    for s in steps[: len(mbps) - 1]:
+        times.append(times[-1] + s)
+    tr = _trace(times, mbps)
+    link = Link(tr, NetworkConfig(0.95, 0.05, latency_advances_trace=advances))
+    pos = frac * tr.duration_s
+    seconds, end = link.transfer(pos, nbytes)
+    assert seconds > 0 and 0.0 <= end < tr.duration_s
+    assert link.delivered(pos, seconds) == pytest.approx(nbytes, rel=1e-9, abs=1e-6)
+    assert (
+        link.advance(pos, seconds) == pytest.approx(end, abs=1e-6)
+        or abs(abs(link.advance(pos, seconds) - end) - tr.duration_s) < 1e-6
+    )
+    more, _ = link.transfer(pos, nbytes + 1000)
+    assert more >= seconds
+    delay, _ = link.request(pos, nbytes)
+    assert delay >= seconds - 1e-9 if advances else delay == pytest.approx(seconds + 0.05)
