@@ -282,7 +282,8 @@ def test_leftovers_and_damaged_renditions_are_not_reused(source, tmp_path):
 
 
 def test_killed_process_leaves_nothing_reusable(tmp_path):
-    src = write_demo_source(tmp_path / "long.mp4", duration=8, width=320, height=180)
+    # a whole number of segments: the audio must not spill into an extra segment
+    src = write_demo_source(tmp_path / "long.mp4", duration=4, width=320, height=180)
     out = tmp_path / "out"
     code = (
         "import sys; from pathlib import Path; from server.packager import package, Rung;"
@@ -299,7 +300,8 @@ def test_killed_process_leaves_nothing_reusable(tmp_path):
     assert not (d / "catalog.json").exists()
     assert not (d / "video" / "120p").exists()
     c = package(src, out, segment_seconds=2, ladder=(Rung(120, 150_000), Rung(180, 300_000)))
-    assert [r.segment_count for r in c.renditions] == [4, 4, 4]
+    assert [r.segment_count for r in c.renditions] == [2, 2, 2]
+    assert [r.segment_durations for r in c.ladder] == [(2.0, 2.0)] * 2
     assert not list(d.rglob(".tmp-*"))
 
 
