@@ -54,8 +54,8 @@ def _prolog_is_safe(data: str | bytes) -> bool:
         return len(rest_s) == 2 and rest_s[0] == "<" and rest_s[1] not in "!?"
     if not data.startswith(b"<"):  # UTF-16/32 or garbage: let expat decide
         return False
-    m = _PROLOG_B.match(data)
-    rest_b = data[m.end() : m.end() + 2] if m else b""
+    mb = _PROLOG_B.match(data)
+    rest_b = data[mb.end() : mb.end() + 2] if mb else b""
     return len(rest_b) == 2 and rest_b[:1] == b"<" and rest_b[1:] not in (b"!", b"?")
 
 
