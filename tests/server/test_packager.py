@@ -407,3 +407,18 @@ def test_cli_packages_quietly(source, tmp_path, capsys):
     )
     assert capsys.readouterr().out == ""
     assert load_catalog(tmp_path / "t1").ladder[0].id == "120p"
+
+
+def test_ffmpeg_hls_demuxer_plays_every_rendition(packaged):
+    """An independent reader: FFmpeg's HLS demuxer (through PyAV) on the files."""
+    catalog, _ = packaged
+    with av.open(str(catalog.master_path)) as c:
+        assert sorted(s.type for s in c.streams) == ["audio", "video", "video"]
+    for r in catalog.ladder:
+        with av.open(str(catalog.directory / r.path / "playlist.m3u8")) as c:
+            frames = list(c.decode(video=0))
+        assert len(frames) == round(catalog.duration * FPS)
+        assert [f.pts for f in frames] == sorted(f.pts for f in frames)
+    with av.open(str(catalog.directory / catalog.audio.path / "playlist.m3u8")) as c:
+        samples = sum(f.samples for f in c.decode(audio=0))
+    assert abs(samples / 48_000 - catalog.duration) <= 2 * 1024 / 48_000
