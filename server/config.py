@@ -67,7 +67,7 @@ class EdgeConfig:
     holds: tuple[str, ...] | None = None
     origin_url: str | None = None
     cache_dir: Path | None = None
-    chunk_bytes: int = 256 * 1024
+    chunk_bytes: int = 128 * 1024
     origin_timeout_s: float = 10.0
     manifest_max_age_s: int = 2
     segment_max_age_s: int = 365 * 24 * 3600

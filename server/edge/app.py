@@ -340,6 +340,10 @@ class Edge:
                 more = sent < length or cut_kind == "stall"
                 await send({"type": "http.response.body", "body": data, "more_body": more})
                 self.stats.add_bytes(len(data))
+                if more and rate is None:
+                    # send() does not suspend unless the socket buffer is full: yield so the
+                    # disconnect watcher runs and a vanished client stops the loop
+                    await asyncio.sleep(0)
             if cut_kind == "stall" and not gone.is_set():
                 await gone.wait()  # hang until the client gives up
             # truncate: return with more_body pending -> the server closes the connection
