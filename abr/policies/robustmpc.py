@@ -47,7 +47,7 @@ import numpy as np
 from ..base import AbrContext, Decision
 from ..errors import PolicyConfigError
 from ..estimators.ewma import MIN_SECONDS
-from ._common import SampleCursor, check_config, mbps
+from ._common import SampleCursor, check_config
 
 MODES = ("corrected", "pensieve")
 FORMULAS = ("pensieve", "exact")
@@ -344,6 +344,7 @@ class RobustMpcPolicy:
         self._last_prediction: float | None = None
         self._window: list[float] = []
         self._ladder_key: tuple | None = None
+        self._max_error = 0.0
         #: the discounted throughput prediction (bits per second) used by the last decision
         self.prediction_bps: float | None = None
 
@@ -351,25 +352,47 @@ class RobustMpcPolicy:
         cfg = self.config
         fresh = self._cursor.new(ctx.samples)
         if fresh:
+            window = self._window
+            added = False
             for s in fresh:
                 if s.bytes > 0 and s.seconds >= MIN_SECONDS:
-                    self._window.append(8.0 * s.bytes / s.seconds)
-            if len(self._window) > cfg.throughput_window:
-                del self._window[: -cfg.throughput_window]
-            if self._window:
-                newest = self._window[-1]
+                    window.append(8.0 * s.bytes / s.seconds)
+                    added = True
+            if added:
+                if len(window) > cfg.throughput_window:
+                    del window[: -cfg.throughput_window]
+                newest = window[-1]
                 prev = self._last_prediction
-                err = 0.0 if prev is None else abs(prev - newest) / newest
-                self._errors.append(err)
+                self._errors.append(0.0 if prev is None else abs(prev - newest) / newest)
                 if len(self._errors) > cfg.error_window:
                     del self._errors[: -cfg.error_window]
                 inv = 0.0
-                for v in self._window:
+                for v in window:
                     inv += 1.0 / v
-                self._last_prediction = len(self._window) / inv
+                self._last_prediction = len(window) / inv
+                self._max_error = max(self._errors)
         if self._last_prediction is None:
             return None
-        return self._last_prediction / (1.0 + max(self._errors))
+        return self._last_prediction / (1.0 + self._max_error)
+
+    def _download_times(self, ctx: AbrContext, h: int, n: int, bytes_per_s: float) -> np.ndarray:
+        """Download times (h, n) of the planned chunks at ``bytes_per_s``."""
+        first = ctx.segment_index + (1 if self.config.mode == "pensieve" else 0)
+        sizes = ctx.sizes
+        nsizes = len(sizes)
+        if nsizes:
+            table = _size_table(sizes)
+            if first + h <= nsizes and first >= 0:
+                block = table[first : first + h, :n]
+            else:  # pensieve mode looks one past the end: clamp to the last known chunk
+                rows = np.clip(np.arange(first, first + h), 0, nsizes - 1)
+                block = table.take(rows, axis=0)[:, :n]
+        else:
+            block = np.array(
+                [[ctx.segment_bytes(seg, r) for r in range(n)] for seg in range(first, first + h)],
+                dtype=float,
+            )
+        return block / bytes_per_s
 
     def decide(self, ctx: AbrContext) -> Decision:
         cfg = self.config
@@ -379,8 +402,7 @@ class RobustMpcPolicy:
         self.prediction_bps = prediction
         if prediction is None or not prediction > 0:
             return Decision(last, self.name, f"no throughput sample yet: keep rung {last}")
-        left = ctx.segment_count - ctx.segment_index
-        h = min(cfg.horizon, left)
+        h = min(cfg.horizon, ctx.segment_count - ctx.segment_index)
         if h <= 0:
             return Decision(last, self.name, "no segment left to plan: keep current rung")
         n = top + 1
@@ -388,30 +410,10 @@ class RobustMpcPolicy:
         key = self._ladder_key
         if key is None or key[0] is not ladder or key[1] != n or key[2] != h:
             rates = tuple(float(b) for b in ladder[:n])
-            tables = _tables(rates, h, cfg.bitrate_unit_bps)
-            self._ladder_key = key = (ladder, n, h, tables)
-        tables = key[3]
-        offset = 1 if cfg.mode == "pensieve" else 0
-        sizes = ctx.sizes
-        nsizes = len(sizes)
-        first = ctx.segment_index + offset
-        if nsizes and first + h <= nsizes:
-            rows = [sizes[seg] for seg in range(first, first + h)]
-        else:
-            rows = []
-            for seg in range(first, first + h):
-                if nsizes and seg >= nsizes:
-                    seg = nsizes - 1  # pensieve mode looks one past the end: clamp
-                if 0 <= seg < nsizes:
-                    rows.append(sizes[seg])
-                else:
-                    rows.append([ctx.segment_bytes(seg, r) for r in range(n)])
-        table = np.array(rows, dtype=float)
-        if table.shape[1] != n:
-            table = table[:, :n]
-        dl = table / (prediction / 8.0)
+            self._ladder_key = key = (ladder, n, h, _tables(rates, h, cfg.bitrate_unit_bps))
+        dl = self._download_times(ctx, h, n, prediction / 8.0)
         idx, score = _search(
-            tables,
+            key[3],
             dl,
             ctx.buffer_s,
             ctx.segment_duration_s,
@@ -420,16 +422,32 @@ class RobustMpcPolicy:
             cfg.mode == "pensieve",
             cfg.rebuffer_penalty,
         )
-        rung = idx // (n ** (h - 1))
         plan = []
-        rest = idx
-        for k in range(h - 1, -1, -1):
-            plan.append(rest // (n**k))
-            rest %= n**k
+        for _ in range(h):
+            idx, digit = divmod(idx, n)
+            plan.append(digit)
+        plan.reverse()
         return Decision(
-            rung,
+            plan[0],
             self.name,
-            f"prediction {mbps(prediction)}"
-            f" (harmonic mean / (1 + max err {max(self._errors):.3f}));"
-            f" best {h}-chunk plan {plan} scores {score:.3f} at buffer {ctx.buffer_s:.2f}s",
+            f"prediction {prediction / 1e6:.3f} Mbps (harmonic mean / (1 + max error"
+            f" {self._max_error:.3f})); best {h}-chunk plan {plan} scores {score:.3f}"
+            f" at buffer {ctx.buffer_s:.2f}s",
         )
+
+
+_SIZE_TABLES: dict[int, tuple[object, np.ndarray]] = {}
+
+
+def _size_table(sizes: Sequence[Sequence[int]]) -> np.ndarray:
+    """``ctx.sizes`` as a float array, converted once per table object (it is shared)."""
+    hit = _SIZE_TABLES.get(id(sizes))
+    if hit is not None and hit[0] is sizes:
+        return hit[1]
+    if len(_SIZE_TABLES) > 256:
+        _SIZE_TABLES.clear()
+    table = np.asarray(sizes, dtype=float)
+    if table.ndim != 2:
+        raise PolicyConfigError("ctx.sizes must be a rectangular [segment][rung] table")
+    _SIZE_TABLES[id(sizes)] = (sizes, table)
+    return table
