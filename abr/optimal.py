@@ -105,16 +105,26 @@ def optimal_schedule(
     t, bw, sz, rates = validate_inputs(times_s, bandwidth_bps, sizes, bitrates_bps, cfg)
     q = cfg.utilities(rates)
     curve = CumulativeCurve(t, bw, cfg.payload_factor)
-    floor_score = _baseline_floor(t, bw, sz, rates, cfg)
-    rungs, dp_score, states = _dynamic_program(curve, sz, q, cfg, floor_score)
-    if cfg.polish:
-        rungs = polish_schedule(t, bw, sz, q, rungs, cfg)
-    sim: SimulationResult = simulate_schedule(t, bw, sz, rates, rungs, cfg)
+    best_rungs, best = _best_constant(t, bw, sz, rates, cfg)
+    dp_score, states = float("nan"), 0
+    for grid in (cfg.grid_s, *cfg.refine_grids_s):
+        pass_cfg = dataclasses.replace(cfg, grid_s=grid)
+        found, score, n_states = _dynamic_program(curve, sz, q, pass_cfg, best.score)
+        states = max(states, n_states)
+        if found is None:  # nothing beats the floor under the DP's arithmetic
+            continue
+        if grid == cfg.grid_s:
+            dp_score = score
+        if cfg.polish:
+            found = polish_schedule(t, bw, sz, q, found, cfg)
+        sim = simulate_schedule(t, bw, sz, rates, found, cfg)
+        if sim.score > best.score:
+            best_rungs, best = found, sim
     elapsed = clock() - start if clock is not None and start is not None else None
     return OptimalResult(
-        rungs=tuple(rungs),
-        score=sim.score,
-        chunks=sim.chunks,
+        rungs=tuple(best_rungs),
+        score=best.score,
+        chunks=best.chunks,
         dp_score=dp_score,
         grid_s=cfg.grid_s,
         states=states,
@@ -122,23 +132,26 @@ def optimal_schedule(
     )
 
 
-def _baseline_floor(
+def _best_constant(
     t: np.ndarray, bw: np.ndarray, sz: np.ndarray, rates: np.ndarray, cfg: OptimalConfig
-) -> float:
-    """Best exact score among constant-rung schedules: any state that cannot beat it is cut."""
+) -> tuple[list[int], SimulationResult]:
+    """Best constant-rung schedule, exactly scored: the floor every DP state must be able to beat."""
     n_seg, n_rungs = sz.shape
-    best = -np.inf
+    best: tuple[list[int], SimulationResult] | None = None
     for rung in range(n_rungs):
         rungs = [rung] * n_seg
         if cfg.first_rung is not None:
             rungs[0] = cfg.first_rung
-        best = max(best, simulate_schedule(t, bw, sz, rates, rungs, cfg).score)
-    return float(best)
+        sim = simulate_schedule(t, bw, sz, rates, rungs, cfg)
+        if best is None or sim.score > best[1].score:
+            best = (rungs, sim)
+    assert best is not None
+    return best
 
 
 def _dynamic_program(
     curve: CumulativeCurve, sz: np.ndarray, q: np.ndarray, cfg: OptimalConfig, floor_score: float
-) -> tuple[list[int], float, int]:
+) -> tuple[list[int] | None, float, int]:
     """Forward DP over states (last rung, exact position u, exact buffer b, score)."""
     n_seg, n_rungs = sz.shape
     all_rungs = np.arange(n_rungs)
@@ -157,6 +170,8 @@ def _dynamic_program(
         future = (n_seg - 1 - k) * float(q.max())
         alive = s + future >= floor_score - 1e-6
         r, u, b, s, parent = r[alive], u[alive], b[alive], s[alive], parent[alive]
+        if len(r) == 0:
+            return None, float("nan"), max_states
         r, u, b, s, parent = _merge(r, u, b, s, parent, cfg)
         parents.append(parent)
         chosen.append(r)

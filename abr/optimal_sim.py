@@ -65,6 +65,7 @@ class OptimalConfig:
     # solver
     grid_s: float = 0.2  # cell size of trace position and buffer in the DP
     per_cell: int = 1  # states kept per (rung, position, buffer) cell
+    refine_grids_s: tuple[float, ...] = ()  # further DP passes (best exact result wins)
     polish: bool = True  # local search on the DP's schedule, re-simulated exactly
 
     def __post_init__(self) -> None:
@@ -77,6 +78,7 @@ class OptimalConfig:
             "first_scored_chunk": self.first_scored_chunk >= 0,
             "grid_s": self.grid_s > 0,
             "per_cell": self.per_cell >= 1,
+            "refine_grids_s": all(g > 0 for g in self.refine_grids_s),
         }
         for name, ok in checks.items():
             if not ok:
