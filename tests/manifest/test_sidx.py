@@ -189,3 +189,43 @@ def test_real_fmp4_sidx(real_fmp4: bytes) -> None:
     mfra = [b for b in boxes if b[2] == b"mfra"]
     end = mfra[0][0] if mfra else len(real_fmp4)
     assert last.offset + last.length == end
+
+
+def test_segment_base_end_to_end_on_real_fmp4(real_fmp4: bytes) -> None:
+    """write_mpd (SegmentBase) -> parse_mpd -> fetch indexRange -> resolve_segment_base."""
+    from manifest import Period, Presentation, Rendition, Track
+    from manifest.dash import parse_mpd
+    from manifest.dash_writer import write_mpd
+
+    boxes = _boxes(real_fmp4)
+    sidx_pos, sidx_size, _ = next(b for b in boxes if b[2] == b"sidx")
+    media = "https://cdn.example.com/vod/v.mp4"
+    idx = SegmentIndex(
+        "base",
+        (),
+        InitSegment(media, ByteRange(0, sidx_pos)),
+        ByteRange(sidx_pos, sidx_size),
+        media_url=media,
+    )
+    track = Track("v", "video", (Rendition("v", 100_000, segments=idx, mime_type="video/mp4"),))
+    p = Presentation(
+        "dash",
+        "dash",
+        "https://cdn.example.com/vod/manifest.mpd",
+        False,
+        4.0,
+        (Period(None, 0.0, 4.0, (track,)),),
+    )
+    parsed = parse_mpd(write_mpd(p), p.url).renditions()[0].segments
+    assert parsed is not None and parsed.index_range == idx.index_range
+    rng = parsed.index_range
+    assert rng is not None
+    fetched = real_fmp4[rng.offset : rng.offset + rng.length]  # what an HTTP Range request returns
+    out = resolve_segment_base(parsed, fetched, parsed.media_url or media, 0.0)
+    moofs = {b[0] for b in boxes if b[2] == b"moof"}
+    assert out.segments and all(s.byte_range and s.byte_range.offset in moofs for s in out.segments)
+    assert out.init == InitSegment(media, ByteRange(0, sidx_pos))
+    # the bytes each range names start with a moof box
+    for s in out.segments:
+        assert s.byte_range is not None
+        assert real_fmp4[s.byte_range.offset + 4 : s.byte_range.offset + 8] == b"moof"
