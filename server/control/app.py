@@ -210,6 +210,8 @@ class ControlPlane:
                 "licence_url": f"{self.base_url}/licence/{title}",
                 "resume_at": resume[0] if resume else 0.0,
                 "steering_uri": f"{self.base_url}/steering/{title}?session={session_id}",
+                "telemetry_url": f"{self.base_url}/telemetry",
+                "progress_url": f"{self.base_url}/viewing/{title}/progress",
             }
         )
 

@@ -5,8 +5,11 @@ Per title: ``sessions`` (distinct session ids), ``startup_p50_s`` and
 sum(rebuffer_s) / sum(played_s + rebuffer_s) and ``avg_bitrate_bps`` =
 played-time-weighted mean of ``bitrate_bps``, both from each session's
 latest ``summary`` (else latest ``heartbeat``; these are cumulative);
-``stalls`` and ``stall_s`` from ``stall`` events; ``failovers`` counts
-``failover`` events. Missing data gives ``null``.
+``stalls`` and ``stall_s`` from ``stall`` (``seconds``) and ``stall_end``
+(``stall_s``) events; ``failovers`` counts ``failover`` events. A
+``session_end`` whose ``qoe`` carries numeric ``played_s``, ``rebuffer_s``
+and ``average_bitrate_bps`` (telemetry.qoe.QoeSummary) counts as the
+session's summary. Missing data gives ``null``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,23 @@ def percentile(values: list[float], p: float) -> float | None:
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
+def _session_end_sample(ev: dict[str, Any]) -> dict[str, Any] | None:
+    q = ev.get("qoe")
+    if not isinstance(q, dict):
+        return None
+    try:
+        sample = {
+            "played_s": float(q["played_s"]),
+            "rebuffer_s": float(q["rebuffer_s"]),
+            "bitrate_bps": float(q["average_bitrate_bps"]),
+        }
+    except (KeyError, TypeError, ValueError):
+        return None
+    if any(not math.isfinite(v) or v < 0 for v in sample.values()):
+        return None
+    return sample
+
+
 def aggregate(rows: Iterable[tuple[str, str, str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """``rows`` are (title, session_id, type, payload) in timestamp order."""
     startups: dict[str, list[float]] = defaultdict(list)
@@ -42,13 +62,18 @@ def aggregate(rows: Iterable[tuple[str, str, str, dict[str, Any]]]) -> dict[str,
             startups[title].append(float(ev["startup_s"]))
         elif typ == "stall":
             stalls[title].append(float(ev["seconds"]))
+        elif typ == "stall_end":
+            stalls[title].append(float(ev["stall_s"]))
         elif typ == "failover":
             failovers[title] += 1
-        elif typ in ("heartbeat", "summary"):
-            rank = 1 if typ == "summary" else 0
+        elif typ in ("heartbeat", "summary", "session_end"):
+            sample = _session_end_sample(ev) if typ == "session_end" else ev
+            if sample is None:
+                continue
+            rank = 0 if typ == "heartbeat" else 1
             prev = latest.get((title, sid))
             if prev is None or rank >= prev[0]:
-                latest[(title, sid)] = (rank, ev)
+                latest[(title, sid)] = (rank, sample)
     out: dict[str, dict[str, Any]] = {}
     for title in sorted(sessions):
         played = rebuf = weighted = 0.0

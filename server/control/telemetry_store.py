@@ -13,9 +13,11 @@ A batch is ``{"events": [event, ...]}``; each event is an object with
 plus, for the types QoE uses (numbers, all >= 0):
 
 - ``startup``: ``startup_s``
-- ``stall``: ``seconds``
+- ``stall``: ``seconds``; or ``stall_end``: ``stall_s`` (telemetry.events)
 - ``heartbeat`` and ``summary``: ``bitrate_bps``, ``played_s``, ``rebuffer_s``
   (cumulative for the session so far)
+- ``session_end``: optional ``qoe`` object (telemetry.qoe.QoeSummary.to_dict:
+  ``played_s``, ``rebuffer_s``, ``average_bitrate_bps`` are used when numbers)
 - ``failover``: optional ``from_pathway``, ``to_pathway`` (strings)
 
 Other types are stored as they are. A batch is validated completely before
@@ -44,6 +46,7 @@ _TYPE_RE = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
 REQUIRED_NUMBERS: dict[str, tuple[str, ...]] = {
     "startup": ("startup_s",),
     "stall": ("seconds",),
+    "stall_end": ("stall_s",),
     "heartbeat": ("bitrate_bps", "played_s", "rebuffer_s"),
     "summary": ("bitrate_bps", "played_s", "rebuffer_s"),
     "failover": (),
@@ -87,6 +90,8 @@ def _check_event(i: int, ev: Any, errors: list[tuple[str, str]]) -> None:
         v = ev.get(key)
         if not (_is_num(v) and v is not None and v >= 0):
             errors.append((f"{at}.{key}", f"required number >= 0 for type {t!r}"))
+    if t == "session_end" and "qoe" in ev and not isinstance(ev["qoe"], dict):
+        errors.append((f"{at}.qoe", "must be an object when present"))
     if t == "failover":
         for key in ("from_pathway", "to_pathway"):
             if key in ev and not isinstance(ev[key], str):
@@ -225,7 +230,7 @@ class TelemetryStore:
         """(title, session_id, type, payload) of the event types QoE uses."""
         q = (
             "SELECT title, session_id, type, payload FROM events WHERE type IN "
-            "('startup','stall','heartbeat','summary','failover')"
+            "('startup','stall','stall_end','heartbeat','summary','session_end','failover')"
         )
         args: tuple[Any, ...] = ()
         if title is not None:

@@ -102,3 +102,21 @@ def test_aggregate_uses_latest_cumulative_summary() -> None:
     assert q["rebuffer_ratio"] == pytest.approx(2 / 42)
     assert q["avg_bitrate_bps"] == pytest.approx((2e6 * 30 + 4e6 * 10) / 40)
     assert q["failovers"] == 1 and q["stalls"] == 1
+
+
+def test_aggregate_understands_telemetry_package_events() -> None:
+    rows = [
+        ("t", "s1", "stall_end", {"stall_s": 1.5}),
+        ("t", "s1", "heartbeat", {"bitrate_bps": 1e6, "played_s": 5, "rebuffer_s": 0}),
+        (
+            "t",
+            "s1",
+            "session_end",
+            {"qoe": {"played_s": 20.0, "rebuffer_s": 1.5, "average_bitrate_bps": 3e6}},
+        ),
+        ("t", "s2", "session_end", {"qoe": {}}),  # no numbers: ignored as a summary
+    ]
+    q = aggregate(rows)["t"]
+    assert q["stalls"] == 1 and q["stall_s"] == 1.5
+    assert q["rebuffer_ratio"] == pytest.approx(1.5 / 21.5)
+    assert q["avg_bitrate_bps"] == pytest.approx(3e6)

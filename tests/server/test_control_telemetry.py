@@ -140,3 +140,25 @@ def test_qoe_aggregates_per_title(live: Backend, client: httpx.Client) -> None:
     assert q["startup_p50_s"] is not None and q["startup_p95_s"] >= q["startup_p50_s"]
     assert 0 < q["rebuffer_ratio"] < 1
     assert q["avg_bitrate_bps"] > 0
+
+
+def test_telemetry_package_events_are_accepted(live: Backend, client: httpx.Client) -> None:
+    events = pytest.importorskip("telemetry.events")
+    g = client.post(live.grant_url("demo"), json={"country": "US", "device_class": "tv"}).json()
+    sid = g["session_id"]
+    batch = [
+        events.StartupEvent(session_id=sid, ts=1.0, startup_s=0.8).to_dict(),
+        events.StallEndEvent(session_id=sid, ts=9.0, stall_s=0.5).to_dict(),
+        events.HeartbeatEvent(
+            session_id=sid,
+            ts=10.0,
+            buffer_s=8.0,
+            bitrate_bps=2_000_000,
+            played_s=9.0,
+            rebuffer_s=0.5,
+        ).to_dict(),
+        events.SessionEndEvent(session_id=sid, ts=12.0).to_dict(),
+    ]
+    r = client.post(g["telemetry_url"], json={"events": batch})
+    assert r.status_code == 200, r.text
+    assert r.json()["stored"] == 4
