@@ -140,3 +140,12 @@ def test_metrics_and_healthz(live: Backend, client: httpx.Client) -> None:
     assert 'control_edge_up{edge="edge-1"}' in text
     edges = client.get(f"{live.control_url}/edges").json()["edges"]
     assert {e["name"] for e in edges} == {"edge-1", "edge-2", "edge-3"}
+
+
+def test_grant_parses_with_the_player(live: Backend, client: httpx.Client) -> None:
+    oca = pytest.importorskip("player.oca")
+    g = client.post(live.grant_url("demo"), json=BODY).json()
+    for protocol in ("hls", "dash"):
+        pathways = oca.pathways_from_grant(g, protocol=protocol)
+        assert [p.id for p in pathways] == [p["id"] for p in g["pathways"]]
+        assert pathways[0].manifest_url == g["manifests"][protocol]
