@@ -47,6 +47,7 @@ from .dash_xml import (
 from .errors import ManifestError, ManifestValueError
 from .model import (
     BaseUrl,
+    ContentProtection,
     ContentSteering,
     Period,
     Presentation,
@@ -109,8 +110,12 @@ class _MpdParser:
         self.dynamic = False
         self.ast: float | None = None
         self.live_window = DEFAULT_LIVE_WINDOW_S
+        self.cp_refs: dict[str, ET.Element] = {}  # MPD-level ContentProtection by @refId
 
     # ------------------------------------------------------------------ helpers
+    def _cp(self, cp: ET.Element) -> ContentProtection:
+        return parse_content_protection(cp, self.url, self.cp_refs)
+
     def _dur(self, el: ET.Element, name: str, where: str) -> float | None:
         v = el.get(name)
         return None if v is None else parse_duration(v, where=f"{where}@{name}", url=self.err_url)
@@ -202,6 +207,9 @@ class _MpdParser:
         if cs is not None:
             steering = self._steering(cs)
         utc = tuple(u.get("schemeIdUri", "") for u in root.findall("UTCTiming"))
+        mpd_cps = root.findall("ContentProtection")  # 5th edition: referenced by @ref
+        self.cp_refs = {cp.get("refId", ""): cp for cp in mpd_cps if cp.get("refId")}
+        mpd_protection = tuple(self._cp(cp) for cp in mpd_cps)
 
         period_els = root.findall("Period")
         if not period_els:
@@ -222,6 +230,7 @@ class _MpdParser:
             periods=periods,
             base_urls=tuple(mpd_bases) if mpd_has else (),
             steering=steering,
+            protection=mpd_protection,
             min_buffer_time=min_buffer,
             utc_timing=utc,
             extra=tuple(extra),
@@ -314,9 +323,7 @@ class _MpdParser:
         url = self.err_url
         bases, has = self._base_urls(a, parents)
         has_base = has_base or has
-        as_prot = tuple(
-            parse_content_protection(cp, self.url) for cp in a.findall("ContentProtection")
-        )
+        as_prot = tuple(self._cp(cp) for cp in a.findall("ContentProtection"))
         rep_els = a.findall("Representation")
         iframe = any(
             (e.get("schemeIdUri") or "").strip() == "http://dashif.org/guidelines/trickmode"
@@ -342,9 +349,7 @@ class _MpdParser:
             chan = r.find("AudioChannelConfiguration")
             if chan is None:
                 chan = a.find("AudioChannelConfiguration")
-            protection = as_prot + tuple(
-                parse_content_protection(cp, self.url) for cp in r.findall("ContentProtection")
-            )
+            protection = as_prot + tuple(self._cp(cp) for cp in r.findall("ContentProtection"))
             ctx = SegmentContext(
                 rep_id=r.get("id") or "",
                 bandwidth=bw,

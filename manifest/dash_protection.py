@@ -47,7 +47,17 @@ def normalise_kid(kid: str | None) -> str | None:
     return k if len(k) == 32 and set(k) <= _HEX else None  # placeholders seen in the wild
 
 
-def parse_content_protection(cp: ET.Element, mpd_url: str) -> ContentProtection:
+def parse_content_protection(
+    cp: ET.Element, mpd_url: str, refs: dict[str, ET.Element] | None = None
+) -> ContentProtection:
+    """One ContentProtection element. ``refs`` are the MPD-level elements by @refId:
+    an element with @ref takes what it lacks from the one it references."""
+    ref = cp.get("ref")
+    if ref is not None and refs and ref in refs and refs[ref] is not cp:
+        referenced = refs[ref]
+        merged = ET.Element(cp.tag, {**referenced.attrib, **cp.attrib})
+        merged.extend(list(referenced) + list(cp))
+        cp = merged
     scheme = cp.get("schemeIdUri", "")
     licence = None
     pssh = None

@@ -311,6 +311,18 @@ def test_clear_segments_have_no_key_and_main_role_is_default() -> None:
     assert parse_mpd(mpd(body), URL).tracks()[0].default
 
 
+def test_content_protection_references() -> None:
+    p = load("content_protection_ref.mpd")
+    (ck,) = p.protection
+    assert (ck.system, ck.licence_url) == ("clearkey", "https://lic.example.com/ck")
+    mp4, ref = p.tracks()[0].protection
+    assert ref.system == "clearkey" and ref.licence_url == "https://lic.example.com/ck"
+    assert ref.value == "ClearKey1.0"
+    key = p.renditions()[0].segments.segments[0].key  # type: ignore[union-attr]
+    assert key == KeyInfo(method="cbcs", kid="00112233445566778899aabbccddeeff")
+    assert mp4.default_kid == key.kid
+
+
 @pytest.mark.parametrize(
     ("scheme", "system"),
     [

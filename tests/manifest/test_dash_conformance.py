@@ -74,7 +74,8 @@ def actual_top(p: Presentation, fact: str) -> Any:
     if fact in ("baseurl_count", "mpd_level_baseurl_count"):
         return int(_extra(p, fact) or 0)
     if fact == "content_protection_schemes":
-        schemes = {cp.scheme_id_uri for t in p.tracks() for cp in t.protection}
+        schemes = {cp.scheme_id_uri for cp in p.protection}
+        schemes |= {cp.scheme_id_uri for t in p.tracks() for cp in t.protection}
         schemes |= {cp.scheme_id_uri for r in p.renditions() for cp in r.protection}
         return sorted(schemes)
     if fact == "has_content_steering":
