@@ -207,10 +207,10 @@ class _Writer:
         )
         for cp in t.protection:
             self.protection(ael, cp)
+        if t.name:  # Label belongs to RepresentationBase: before Role (schema order)
+            ael.add("Label", text=t.name)
         for role in t.roles:
             ael.add("Role", [("schemeIdUri", ROLE_SCHEME), ("value", role)])
-        if t.name:
-            ael.add("Label", text=t.name)
         for r in t.renditions:
             self.representation(ael, r, t, mime, per)
 
