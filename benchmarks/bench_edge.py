@@ -340,7 +340,18 @@ def render(
             lines.append(
                 f"| {c} | {e.bytes_per_s / n.bytes_per_s:.2f} | {e.p99_ms / n.p99_ms:.1f} |"
             )
-    lines.append("")
+    lines += [
+        "",
+        "Reading: nginx sends from the page cache with sendfile(2), in C; the abrkit edge reads "
+        "each chunk into Python and writes it through uvicorn's pure-Python h11 protocol on one "
+        "event loop, so its throughput is bounded by one interpreter's copies and framing, and "
+        "its tail latency grows with the number of connections sharing that loop. wrk runs on "
+        "the same cores and other users' jobs load the machine (see the load average), so "
+        "absolute figures move from run to run; the ratios within one run are the comparable "
+        "figures. The edge is a test fixture for players (faults, shaping, tiering), not a "
+        "production CDN node.",
+        "",
+    ]
     return "\n".join(lines)
 
 
