@@ -80,13 +80,14 @@ class DualEwmaConfig:
 class DualEwma:
     """Fast and slow EWMA of throughput in bits per second; the lower one wins."""
 
-    __slots__ = ("_bytes", "_fast", "_slow", "config")
+    __slots__ = ("_bytes", "_cached", "_fast", "_slow", "config")
 
     def __init__(self, config: DualEwmaConfig | None = None) -> None:
         self.config = config or DualEwmaConfig()
         self._fast = Ewma(self.config.fast_half_life_s)
         self._slow = Ewma(self.config.slow_half_life_s)
         self._bytes = 0
+        self._cached: float | None = None
 
     def add(self, nbytes: int, seconds: float) -> bool:
         """Feed one download; returns False when the sample was ignored."""
@@ -96,6 +97,7 @@ class DualEwma:
         self._fast.sample(seconds, bps)
         self._slow.sample(seconds, bps)
         self._bytes += nbytes
+        self._cached = None
         return True
 
     @property
@@ -106,4 +108,7 @@ class DualEwma:
         """min(fast, slow), or ``default_bps`` until enough bytes were seen."""
         if not self.has_estimate:
             return self.config.default_bps
-        return min(self._fast.estimate(), self._slow.estimate())
+        est = self._cached
+        if est is None:
+            est = self._cached = min(self._fast.estimate(), self._slow.estimate())
+        return est

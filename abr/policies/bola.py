@@ -27,6 +27,7 @@ the same); with equal-duration segments this is the paper's size ratio.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..base import AbrContext, Decision, DownloadReport
@@ -59,7 +60,7 @@ def _utilities(bitrates: list[float], offset: float) -> list[float]:
 
 
 def _quality_from_buffer(
-    bitrates: list[float], utilities: list[float], v: float, gp: float, level: float
+    bitrates: Sequence[float], utilities: list[float], v: float, gp: float, level: float
 ) -> int:
     best, best_score = 0, -math.inf
     for q in range(len(bitrates)):
@@ -183,6 +184,7 @@ class BolaEPolicy:
         self._v = 0.0
         self._gp = 0.0
         self._segment_s = 0.0
+        self._ladder_key: tuple | None = None
 
     # -- parameters -------------------------------------------------------
     def _setup(self, bitrates: tuple[float, ...]) -> None:
@@ -223,8 +225,11 @@ class BolaEPolicy:
     def decide(self, ctx: AbrContext) -> Decision:
         cfg = self.config
         top = ctx.top_rung
-        bitrates = tuple(float(b) for b in ctx.bitrates_bps[: top + 1])
-        self._setup(bitrates)
+        ladder_key = self._ladder_key
+        if ladder_key is None or ladder_key[0] is not ctx.bitrates_bps or ladder_key[1] != top:
+            self._setup(tuple(float(b) for b in ctx.bitrates_bps[: top + 1]))
+            self._ladder_key = (ctx.bitrates_bps, top)
+        bitrates = self._ladder
         self._segment_s = ctx.segment_duration_s
         tput = self.feed(ctx)
         level = ctx.buffer_s
@@ -246,7 +251,7 @@ class BolaEPolicy:
             )
         assert tput is not None
         rung = _quality_from_buffer(
-            list(bitrates), self._utilities, self._v, self._gp, level + self._placeholder
+            bitrates, self._utilities, self._v, self._gp, level + self._placeholder
         )
         why = f"buffer {level:.2f}s + placeholder {self._placeholder:.2f}s -> rung {rung}"
         rung_t = rung_for_rate(bitrates, tput, top)
