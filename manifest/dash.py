@@ -213,15 +213,15 @@ class _MpdParser:
         self.cp_refs = {cp.get("refId", ""): cp for cp in mpd_cps if cp.get("refId")}
         mpd_protection = tuple(self._cp(cp) for cp in mpd_cps)
 
+        # no Period at all is kept as an empty presentation (e.g. a live MPD between
+        # events); the player decides what to do with nothing to play
         period_els = root.findall("Period")
-        if not period_els:
-            raise ManifestValueError("MPD has no Period", where="MPD", url=url)
         timings = self._period_timings(period_els, mpd_duration)
         periods = tuple(
             self._period(i, p, timings[i], mpd_bases, mpd_has) for i, p in enumerate(period_els)
         )
         duration = mpd_duration
-        if duration is None and not self.dynamic and timings[-1].duration is not None:
+        if duration is None and not self.dynamic and timings and timings[-1].duration is not None:
             duration = timings[-1].start + timings[-1].duration
         return Presentation(
             format="dash",

@@ -540,12 +540,16 @@ def test_not_an_mpd(text: str | bytes) -> None:
     "text",
     [
         '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="live"><Period/></MPD>',
-        '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011"/>',
     ],
 )
 def test_bad_mpd_values(text: str) -> None:
     with pytest.raises(ManifestValueError):
         parse_mpd(text, URL)
+
+
+def test_mpd_without_period_is_empty() -> None:
+    p = parse_mpd('<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="dynamic"/>', URL)
+    assert p.periods == () and p.dynamic and p.duration is None
 
 
 def test_accepts_legacy_and_missing_namespace() -> None:
