@@ -21,6 +21,7 @@ sockets are bound before any app is built, so every URL is known up front.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import socket
 import tempfile
@@ -40,7 +41,17 @@ from server.control.app import ControlPlane
 from server.edge.app import Edge
 from server.errors import ServerError
 
-__all__ = ["Backend", "EdgeHandle", "EdgeSpec", "RunnerError", "ServerThread", "start_backend"]
+__all__ = [
+    "Backend",
+    "EdgeHandle",
+    "EdgeSpec",
+    "RunnerError",
+    "ServerThread",
+    "default_cache_dir",
+    "ensure_demo_content",
+    "running_backend",
+    "start_backend",
+]
 
 log = logging.getLogger("server.runner")
 
@@ -336,6 +347,28 @@ def start_backend(
             tmp.cleanup()
         raise
     return Backend(control, plane, handles, content, work, tmp)
+
+
+def default_cache_dir() -> Path:
+    """``$ABRKIT_CACHE`` or ``~/.cache/abrkit``."""
+    env = os.environ.get("ABRKIT_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "abrkit"
+
+
+def ensure_demo_content(cache_dir: Path | None = None, **packager_kwargs: Any) -> Path:
+    """The content root (``<cache>/content``) holding the packaged demo title.
+
+    Packages it on first use with ``server.packager.ensure_demo_title`` (minutes
+    on a small machine), reuses it afterwards. ``abrkit serve`` and ``abrkit
+    demo`` start from here::
+
+        with start_backend(ensure_demo_content()) as backend: ...
+    """
+    from server.packager import ensure_demo_title
+
+    root = (cache_dir or default_cache_dir()) / "content"
+    ensure_demo_title(root, **packager_kwargs)
+    return root
 
 
 @contextmanager

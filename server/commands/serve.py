@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 import threading
@@ -20,8 +19,9 @@ DEFAULT_PORT_BASE = 8100
 
 def cache_dir() -> Path:
     """``$ABRKIT_CACHE`` or ``~/.cache/abrkit``."""
-    env = os.environ.get("ABRKIT_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "abrkit"
+    from server.runner import default_cache_dir
+
+    return default_cache_dir()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,19 +72,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _content_root(args: argparse.Namespace) -> Path:
     if args.content is not None:
         return Path(args.content)
-    try:
-        from server.packager import ensure_demo_title
-    except ImportError as exc:  # pragma: no cover - packager missing from this install
-        raise SystemExit(
-            f"abrkit serve: no --content given and the packager is unavailable ({exc})"
-        ) from exc
-    root = cache_dir() / "content"
+    from server.runner import ensure_demo_content
+
     print(
-        f"preparing the demo title in {root} (first run packages it; later runs reuse it)",
+        f"preparing the demo title in {cache_dir() / 'content'} "
+        "(the first run packages it, which takes minutes; later runs reuse it)",
         file=sys.stderr,
     )
-    ensure_demo_title(root)
-    return root
+    return ensure_demo_content(cache_dir())
 
 
 def run(args: argparse.Namespace) -> int:

@@ -93,3 +93,21 @@ def test_serve_subprocess(content_dir: Path, tmp_path: Path, sig: signal.Signals
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_ensure_demo_content_packages_into_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import server.packager
+    from server.runner import ensure_demo_content
+
+    calls: list[Path] = []
+
+    def fake(root: Path, **_: object) -> Path:
+        calls.append(Path(root))
+        return Path(root) / "demo"
+
+    monkeypatch.setattr(server.packager, "ensure_demo_title", fake)
+    monkeypatch.setenv("ABRKIT_CACHE", str(tmp_path))
+    assert ensure_demo_content() == tmp_path / "content"
+    assert calls == [tmp_path / "content"]
