@@ -3,9 +3,12 @@
     PlayerError                  root: anything the player raises on purpose
      ├── SessionError            the playback engine was misused
      │    └── IllegalEventError  an event that is not allowed in the engine's current state
-     └── ReplayError             trace replay: bad input for the virtual-time driver
-          ├── TraceError         a bandwidth trace is malformed (names file and line/index)
-          └── VideoError         a video description is inconsistent (names what and where)
+     ├── ReplayError             trace replay: bad input for the virtual-time driver
+     │    ├── TraceError         a bandwidth trace is malformed (names file and line/index)
+     │    └── VideoError         a video description is inconsistent (names what and where)
+     ├── TransportError …        player.transport (ConnectError, HttpStatusError)
+     ├── SteeringError           player.steering_client
+     └── PathwayError            player.oca
 
 Every message says what was wrong and where.
 """
