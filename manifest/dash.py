@@ -336,7 +336,8 @@ class _MpdParser:
             rwhere = f"{where}/Representation[{j + 1}]"
             rbases, rhas = self._base_urls(r, bases)
             locs = tuple(rbases) if (has_base or rhas) else ()
-            rid = r.get("id") or f"{p.get('id') or index}-{a.get('id') or index}-{j}"
+            # a missing @id (schema-required) gets a name unique in the MPD
+            rid = r.get("id") or f"{where.replace('MPD/', '')}/Representation[{j + 1}]"
             bw = self._uint(r, "bandwidth", rwhere) or 0
 
             def inh(name: str, r: ET.Element = r) -> str | None:
