@@ -1,4 +1,20 @@
-"""ABR policies, throughput estimators and the offline-optimal bound. Pure: no I/O, no clock."""
+"""ABR policies, throughput estimators and the offline-optimal bound. Pure: no I/O, no clock.
+
+Policies are small per-session objects behind the :class:`Policy` protocol
+(``decide(ctx) -> Decision``, optional ``observe(report)``); make them by name::
+
+    from abr import available_policies, make_policy, policy_factory
+
+    available_policies()   # throughput, bba, bola, bola-e, robustmpc, robustmpc-pensieve,
+                           # dynamic, rules
+    factory = policy_factory("robustmpc")       # config validated now
+    policy = factory()                          # a fresh policy per session
+    make_abandon_rule("buffer")                 # abandonment rule for the engine
+
+Keyword arguments are fields of the policy's frozen config dataclass
+(``abr.policies``); bad names or values raise :class:`PolicyConfigError`.
+Estimators live in ``abr.estimators``; docs/policies.md cites every default.
+"""
 
 from .base import (
     AbandonRule,
