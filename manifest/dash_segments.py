@@ -33,6 +33,8 @@ MAX_SEGMENTS = 1_000_000
 MAX_TOTAL_SEGMENTS = 4_000_000
 DEFAULT_LIVE_WINDOW_S = 300.0
 MAX_LIVE_WINDOW_SEGMENTS = 100_000
+#: Widest ``%0<width>d`` format tag accepted in a template (wider ones only waste memory).
+MAX_FORMAT_WIDTH = 64
 #: Tolerance (seconds) when deciding whether a segment starts at/after its Period's end.
 _EPS = 1e-6
 
@@ -140,6 +142,12 @@ def compile_template(template: str, ctx: SegmentContext) -> str:
         spec = ""
         if conv:
             conv = "d" if conv in "diu" else conv
+            if width and int(width) > MAX_FORMAT_WIDTH:
+                raise ManifestValueError(
+                    f"format tag width {int(width)} in {template!r} (limit {MAX_FORMAT_WIDTH})",
+                    where=ctx.where,
+                    url=ctx.url,
+                )
             spec = f":0{int(width)}{conv}" if width else f":{conv}"
         if name == "RepresentationID":
             out.append(ctx.rep_id)
@@ -185,10 +193,6 @@ def _init_segment(merged: _Merged, ctx: SegmentContext) -> InitSegment | None:
 def _uint_attr(attrs: dict[str, str], name: str, default: int, ctx: SegmentContext) -> int:
     v = attrs.get(name)
     return default if v is None else parse_uint(v, where=f"{ctx.where}@{name}", url=ctx.url)
-
-
-def _end_known(ctx: SegmentContext) -> bool:
-    return ctx.period_duration is not None
 
 
 def build_segment_index(

@@ -187,6 +187,7 @@ TL = '<SegmentTemplate media="$Number$"><SegmentTimeline>{}</SegmentTimeline></S
         '<SegmentTemplate media="$Number$" duration="0"/>',
         '<SegmentTemplate media="$Number$" duration="2" timescale="0"/>',
         '<SegmentTemplate media="$Number$" duration="-2"/>',
+        '<SegmentTemplate media="$Number%0999999d$" duration="2"/>',
         '<SegmentList duration="1"><SegmentURL media="a" mediaRange="9-1"/></SegmentList>',
         '<SegmentBase indexRange="abc"/>',
     ],
