@@ -345,6 +345,8 @@ class Session:
                     cfg.startup_threshold_s,
                 )
             )
+            if not isinstance(d, Decision):
+                raise self._bad_answer(d)
             if d.wait_s > 0:
                 self.pending = d
                 self.waiting = "policy"
@@ -353,12 +355,19 @@ class Session:
                 return
         self._fetch(d, out)
 
+    def _bad_answer(self, d: object) -> SessionError:
+        name = getattr(self.policy, "name", type(self.policy).__name__)
+        return SessionError(f"policy {name!r} returned {d!r}, not a Decision with an int rung")
+
     def _fetch(self, d: Decision, out: list[Action]) -> None:
         idx = self.next_index
-        rung = d.rung
-        if rung < 0 or rung > self._top:
-            rung = 0 if rung < 0 else self._top
-        size = self._sizes[idx][rung]
+        try:
+            rung = d.rung
+            if rung < 0 or rung > self._top:
+                rung = 0 if rung < 0 else self._top
+            size = self._sizes[idx][rung]
+        except (AttributeError, TypeError):
+            raise self._bad_answer(d) from None
         self.in_flight = _InFlight(idx, rung, size, self.t, self.buffer, d)
         self.next_index = idx + 1
         v = self.video

@@ -500,3 +500,20 @@ def test_public_surface():
         assert getattr(player, name) is not None, name
     core = {"Session", "replay", "Trace", "Video", "Link", "PENSIEVE", "REALISTIC"}
     assert core <= set(player.__all__)
+
+
+class Broken:
+    name = "broken"
+
+    def __init__(self, answer) -> None:
+        self.answer = answer
+
+    def decide(self, ctx):
+        return self.answer
+
+
+@pytest.mark.parametrize("answer", [None, Decision(1.5, "x", "y"), "rung 2"])  # type: ignore[arg-type]
+def test_bad_policy_answer_is_a_clear_error(answer):
+    s = Session(VIDEO, Broken(answer), EngineConfig())
+    with pytest.raises(SessionError, match="policy 'broken' returned"):
+        s.handle(Start(0.0))
