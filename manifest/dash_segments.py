@@ -30,7 +30,7 @@ from .errors import ManifestValueError
 from .model import Addressing, ByteRange, InitSegment, KeyInfo, Segment, SegmentIndex
 
 MAX_SEGMENTS = 1_000_000
-MAX_TOTAL_SEGMENTS = 4_000_000
+MAX_TOTAL_SEGMENTS = 2_000_000  # ~0.5 GB of Segment objects
 DEFAULT_LIVE_WINDOW_S = 300.0
 MAX_LIVE_WINDOW_SEGMENTS = 100_000
 #: Widest ``%0<width>d`` format tag accepted in a template (wider ones only waste memory).
