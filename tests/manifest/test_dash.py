@@ -588,3 +588,14 @@ def test_with_segments_attaches_resolved_index() -> None:
 
     q = p.with_segments("v", replace(idx, segments=()))
     assert q.renditions()[0].segments == replace(idx, segments=())
+
+
+def test_segment_budget_is_shared_by_the_mpd() -> None:
+    from manifest.dash_segments import SegmentBudget
+
+    budget = SegmentBudget(remaining=10)
+    budget.take(6, "a", None)
+    with pytest.raises(ManifestValueError, match="more than"):
+        budget.take(5, "b", None)
+    with pytest.raises(ManifestValueError, match=str(MAX_SEGMENTS)):
+        SegmentBudget().take(MAX_SEGMENTS + 1, "c", None)
