@@ -197,7 +197,7 @@ def test_truncated_corpus_files(path: Path, frac: float) -> None:
     _only_manifest_errors(data[: int(len(data) * frac)])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.sampled_from(MPDS), st.data())
 def test_mutated_attribute_values(path: Path, data: st.DataObject) -> None:
     text = path.read_bytes()
