@@ -306,14 +306,14 @@ def test_killed_process_leaves_nothing_reusable(tmp_path):
 
 
 # ----- sources: frame-rate grid, no audio -----------------------------------------
-def _write_video(path: Path, pts: list[int], fps: int, audio: bool = False) -> Path:
+def _write_video(path: Path, pts: list[int], fps: int | Fraction) -> Path:
     with av.open(str(path), "w") as c:
         s = c.add_stream("libx264", rate=fps)
         s.width, s.height, s.pix_fmt = 160, 90, "yuv420p"
-        s.codec_context.time_base = Fraction(1, fps)
+        s.codec_context.time_base = 1 / Fraction(fps)
         for p in pts:
             f = av.VideoFrame.from_ndarray(np.full((90, 160, 3), p % 255, np.uint8), format="rgb24")
-            f.pts, f.time_base = p, Fraction(1, fps)
+            f.pts, f.time_base = p, 1 / Fraction(fps)
             c.mux(s.encode(f))
         c.mux(s.encode(None))
     return path
@@ -335,6 +335,16 @@ def test_variable_frame_rate_source_is_put_on_a_constant_grid(tmp_path):
         assert len(frames) == round(r.segment_durations[n - 1] * c.frame_rate)
     assert not (c.directory / "audio").exists()
     assert "#EXT-X-MEDIA" not in (c.directory / "master.m3u8").read_text()
+
+
+def test_ntsc_rate_segments_are_whole_frames(tmp_path):
+    src = _write_video(tmp_path / "ntsc.mp4", list(range(150)), Fraction(30000, 1001))
+    c = package(src, tmp_path / "out", segment_seconds=2, ladder=(Rung(90, 100_000),))
+    assert c.frame_rate == pytest.approx(30000 / 1001)
+    assert c.segment_duration == pytest.approx(60 * 1001 / 30000)  # 60 frames, 2.002 s
+    assert c.ladder[0].segment_durations == pytest.approx([2.002, 2.002, 1.001], abs=1e-4)
+    text = (c.directory / c.ladder[0].path / "playlist.m3u8").read_text()
+    assert text.count("#EXTINF:2.002,") == 2 and "#EXTINF:1.001," in text
 
 
 # ----- bad input ----------------------------------------------------------------------
