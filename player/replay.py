@@ -162,7 +162,39 @@ def replay_many(
     video: Video,
     policy_factory: Callable[[], Policy],
     preset: Preset | str = REALISTIC,
-    **kwargs: object,
+    *,
+    abandon_rules: Sequence[AbandonRule] | None = None,
+    engine: EngineConfig | None = None,
+    processes: int | None = None,
 ) -> list[SessionResult]:
-    """:func:`replay` over each trace, in order."""
-    return [replay(tr, video, policy_factory, preset, **kwargs) for tr in traces]  # type: ignore[arg-type]
+    """:func:`replay` over each trace; results in trace order.
+
+    ``processes`` > 1 spreads the traces over that many worker processes
+    (``policy_factory`` and the rules must then be picklable: a class or a
+    module-level function, not a lambda). The results are the same as the
+    sequential ones.
+    """
+    traces = list(traces)
+    if processes is None or processes <= 1 or len(traces) < 2:
+        return [
+            replay(tr, video, policy_factory, preset, abandon_rules=abandon_rules, engine=engine)
+            for tr in traces
+        ]
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunk = -(-len(traces) // processes)
+    parts = [traces[i : i + chunk] for i in range(0, len(traces), chunk)]
+    with ProcessPoolExecutor(max_workers=processes) as pool:
+        futures = [
+            pool.submit(
+                replay_many,
+                part,
+                video,
+                policy_factory,
+                preset,
+                abandon_rules=abandon_rules,
+                engine=engine,
+            )  # fmt: skip
+            for part in parts
+        ]
+        return [r for f in futures for r in f.result()]

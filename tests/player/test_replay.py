@@ -249,6 +249,12 @@ def test_latency_advances_trace_changes_results(traces, video):
     assert a.qoe.qoe_lin.total != b.qoe.qoe_lin.total
 
 
+def test_replay_many_in_processes_matches_sequential(traces, video):
+    few = traces[:6]
+    parallel = replay_many(few, video, BB, PENSIEVE, processes=2)
+    assert parallel == replay_many(few, video, BB, PENSIEVE)
+
+
 def test_preset_by_name(traces, video):
     assert replay(traces[1], video, BB, "pensieve") == replay(traces[1], video, BB, PENSIEVE)
     with pytest.raises(ValueError, match="unknown preset"):
