@@ -194,7 +194,7 @@ def replay_many(
                 preset,
                 abandon_rules=abandon_rules,
                 engine=engine,
-            )  # fmt: skip
+            )
             for part in parts
         ]
         return [r for f in futures for r in f.result()]
