@@ -177,7 +177,7 @@ class _LadderTables:
 
     def _pick(self, score: np.ndarray, last_wins: bool) -> tuple[int, int]:
         """(lexicographic index, internal index) of the first (or last) best plan."""
-        best = score.max()
+        best = score[score.argmax()]
         ties = np.flatnonzero(score == best)
         if ties.size == 1:
             i = int(ties[0])
@@ -208,22 +208,23 @@ def _rebuffer_tree(
 
     Level k is an array of shape (n,)*k with axes (rung of chunk k-1, ..., rung of
     chunk 0); broadcasting the next chunk's column against it builds level k+1.
+    ``fmin``/``fmax`` equal ``minimum``/``maximum`` here (no NaN) and skip NaN checks.
     """
     h = dl.shape[0]
     zeros = t.zeros
     z = zeros[0]
     x = buffer_s - dl[0]  # buffer left after the first download (negative: stall)
-    reb = z - np.minimum(x, z)  # 0.0 - (buf - d) == d - buf exactly
+    reb = z - np.fmin(x, z)  # 0.0 - (buf - d) == d - buf exactly
     if h == 1:
         return reb
-    np.maximum(x, z, out=x)
+    np.fmax(x, z, out=x)
     x += segment_s
     for k in range(1, h):
         z = zeros[k]
         x = x - dl[k].reshape(t.column_shapes[k])
-        reb = reb - np.minimum(x, z)
+        reb = reb - np.fmin(x, z)
         if k < h - 1:
-            np.maximum(x, z, out=x)
+            np.fmax(x, z, out=x)
             x += segment_s
     return reb.reshape(-1)
 
