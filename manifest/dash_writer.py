@@ -87,7 +87,11 @@ def _attr_text(v: object) -> str:
 
 
 def write_mpd(p: Presentation) -> str:
-    """The MPD text of a static presentation (periods, tracks, renditions, segments)."""
+    """The MPD text of a static presentation (periods, tracks, renditions, segments).
+
+    The MPD is always ``type="static"`` (a VOD snapshot). Raises ``ValueError`` for a
+    model an MPD cannot express (a segment without a positive duration).
+    """
     ref = p.base_urls[0].url if p.base_urls else p.url
     w = _Writer(urljoin(ref, ".") if ref else "")
     duration = p.duration
@@ -429,6 +433,8 @@ def _timeline(parent: _El, segs: Sequence[Segment], ts: int, per: Period, pto: i
     for s in segs:
         t = round((s.start - per.start) * ts) + pto
         d = round(s.duration * ts)
+        if d <= 0:
+            raise ValueError(f"segment {s.url} has no positive duration ({s.duration!r} s)")
         if cur is not None and t == expected_t and d == cur[1]:
             cur[2] += 1
         else:

@@ -322,3 +322,11 @@ def test_unknown_durations_derived_from_segments() -> None:
     assert 'media="$Number$.m4s"' in text
     assert q.duration == 6.0
     assert [s.url for s in q.renditions()[0].segments.segments] == [s.url for s in segs]  # type: ignore[union-attr]
+
+
+def test_zero_duration_segment_is_refused() -> None:
+    segs = (Segment(f"{D}1.m4s", 0.0, 2.0, 1), Segment(f"{D}2.m4s", 2.0, 0.0, 2))
+    t = Track("v", "video", (Rendition("v", 5, segments=SegmentIndex("template-number", segs)),))
+    p = Presentation("dash", "dash", URL, False, 2.0, (Period(None, 0.0, 2.0, (t,)),))
+    with pytest.raises(ValueError, match="positive duration"):
+        write_mpd(p)
