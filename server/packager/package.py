@@ -225,6 +225,8 @@ def _package_locked(
                 e = _entry(res, f"{kind_dir}/{res.id}", h, float(fps))
                 write_done_marker(tmp, e)
                 entries[res.id] = e
+            # the title is incomplete from the first install until the new catalog
+            (title_dir / CATALOG_NAME).unlink(missing_ok=True)
             for res in results:
                 tmp, _ = hashes[res.id]
                 _install(tmp, title_dir / ("video" if res.kind == "video" else "audio") / res.id)
@@ -243,6 +245,7 @@ def _package_locked(
         if d.is_dir():
             for child in d.iterdir():
                 if child.is_dir() and f"{kind}/{child.name}" not in wanted:
+                    (title_dir / CATALOG_NAME).unlink(missing_ok=True)
                     shutil.rmtree(child, ignore_errors=True)
     duration = sum(video_entries[0].segment_durations)
     settings_hash = _hash({"renditions": [e.settings_hash for e in video_entries]
