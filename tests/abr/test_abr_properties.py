@@ -58,7 +58,7 @@ def sessions(draw):
     return steps
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sessions(), st.sampled_from(available_policies()))
 def test_rungs_always_in_range(steps, name):
     policy = make_policy(name)
