@@ -179,3 +179,26 @@ def test_split_file_matches_split_in_memory(tmp_path):
     path.write_bytes(_box(b"moof") + _box(b"mdat"))
     with pytest.raises(PackagerError):
         fmp4.split_fragmented_file(path)
+
+
+def test_public_surface():
+    import server.packager as p
+
+    assert sorted(p.__all__) == sorted(
+        [
+            "DEFAULT_LADDER",
+            "DEMO_TITLE",
+            "Catalog",
+            "Progress",
+            "RenditionEntry",
+            "Rung",
+            "ScaledRung",
+            "ensure_demo_title",
+            "fit_ladder",
+            "load_catalog",
+            "package",
+            "parse_ladder",
+        ]
+    )
+    for name in p.__all__:
+        assert getattr(p, name) is not None
