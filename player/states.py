@@ -294,6 +294,12 @@ class EngineConfig:
             raise ValueError(
                 "EngineConfig: max_samples >= 1, retries >= 0, first_scored_chunk >= 0"
             )
+        for name in ("startup_threshold_s", "rebuffer_resume_s"):
+            if getattr(self, name) > self.buffer_max_s:
+                raise ValueError(
+                    f"EngineConfig.{name} ({getattr(self, name)!r} s) is above buffer_max_s"
+                    f" ({self.buffer_max_s!r} s): playback could never start"
+                )
 
 
 class SegmentRecord(NamedTuple):

@@ -111,11 +111,12 @@ POLICIES = {"lowest": Lowest, "bb": BufferBased, "noisy": Noisy}
 @st.composite
 def presets(draw):
     base = draw(st.sampled_from([PENSIEVE, REALISTIC]))
+    cap = draw(st.sampled_from([3.0, 10.0, 60.0]))
     engine = replace(
         base.engine,
-        buffer_max_s=draw(st.sampled_from([3.0, 10.0, 60.0])),
-        startup_threshold_s=draw(st.sampled_from([0.0, 4.0, 10.0])),
-        rebuffer_resume_s=draw(st.sampled_from([0.0, 4.0])),
+        buffer_max_s=cap,
+        startup_threshold_s=min(cap, draw(st.sampled_from([0.0, 4.0, 10.0]))),
+        rebuffer_resume_s=min(cap, draw(st.sampled_from([0.0, 4.0]))),
         stall_limit_s=draw(st.sampled_from([5.0, 60.0, 1e6])),
         start_rung=draw(st.sampled_from([None, 0])),
         first_scored_chunk=draw(st.integers(0, 1)),

@@ -475,6 +475,8 @@ def test_config_validation():
         EngineConfig(startup_threshold_s=-1)
     with pytest.raises(ValueError):
         EngineConfig(drain_step_s=math.nan)
+    with pytest.raises(ValueError, match="could never start"):
+        EngineConfig(startup_threshold_s=20.0, buffer_max_s=10.0)
     with pytest.raises(SessionError, match="start_rung"):
         Session(VIDEO, Fixed(), EngineConfig(start_rung=7))
 
