@@ -251,7 +251,7 @@ def encode_source(
         with av.open(str(info.path)) as c:
             vs = c.streams.video[0]
             vs.thread_type = "AUTO"
-            streams = [vs]
+            streams: list[av.stream.Stream] = [vs]
             if aout is not None and c.streams.audio:
                 streams.append(c.streams.audio[0])
             for packet in c.demux(*streams):
@@ -262,7 +262,7 @@ def encode_source(
                                 o.encode(src, n)
                         if progress is not None and grid.count % 15 == 0:
                             progress(min(grid.count / float(fps), total), total)
-                    elif aout is not None:
+                    elif aout is not None and isinstance(frame, av.AudioFrame):
                         for rf in resampler.resample(frame):
                             if audio_t0 is None:
                                 audio_t0 = rf.time if rf.time is not None else 0.0
