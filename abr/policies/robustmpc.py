@@ -63,6 +63,8 @@ class RobustMpcConfig:
     rebuffer_penalty: QoE_lin penalty per second of rebuffering, in Mbps-equivalents (4.3).
     bitrate_unit_bps: unit of the bitrate terms of the score (1e6: Mbps).
     mode: "corrected" (default) or "pensieve" (quirks (1) and (2) of QOE.md).
+    max_plans: memory/time guard: with very wide ladders the horizon shrinks for that
+        decision until n^horizon <= max_plans (250,000 keeps a 10-rung ladder at 5 chunks).
     score_order: "pensieve" (default): combine the score terms in mpc.py's floating-point
         order, so near-ties fall as in the reference implementations; "exact": integer-exact
         bitrate terms, so true ties are ties (then broken by ``mode``'s rule).
@@ -75,10 +77,11 @@ class RobustMpcConfig:
     bitrate_unit_bps: float = 1e6
     mode: str = "corrected"
     score_order: str = "pensieve"
+    max_plans: int = 250_000
 
     def __post_init__(self) -> None:
         check_config(self)
-        for name in ("horizon", "throughput_window", "error_window"):
+        for name in ("horizon", "throughput_window", "error_window", "max_plans"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise PolicyConfigError(f"RobustMpcConfig.{name} must be an int >= 1, got {v!r}")
@@ -407,6 +410,8 @@ class RobustMpcPolicy:
         if h <= 0:
             return Decision(last, self.name, "no segment left to plan: keep current rung")
         n = top + 1
+        while h > 1 and n**h > cfg.max_plans:
+            h -= 1
         ladder = ctx.bitrates_bps
         key = self._ladder_key
         if key is None or key[0] is not ladder or key[1] != n or key[2] != h:
