@@ -417,9 +417,11 @@ def _segment_template(
             n = start_number + i
             u = pattern.format(n=n, t=pto + i * d) if pattern else base
             segs.append(Segment(u, p0 + start_rel, dur, n, key=ctx.key, init=init))
-    if timeline and ctx.live_edge is not None and ctx.period_duration is None:
-        # live timeline: keep the time-shift window behind the live edge
-        oldest = p0 + ctx.live_edge - ctx.live_window
+    if timeline and segs and ctx.live_edge is not None and ctx.period_duration is None:
+        # live timeline: keep the time-shift window behind the live edge (or behind the
+        # last segment the MPD lists, when the caller's clock is ahead of the MPD)
+        edge = min(p0 + ctx.live_edge, segs[-1].start + segs[-1].duration)
+        oldest = edge - ctx.live_window
         segs = [s for s in segs if s.start + s.duration >= oldest]
     return SegmentIndex(addressing, tuple(segs), init, None, timeline, timescale, ended=ended)
 

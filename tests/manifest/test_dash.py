@@ -405,6 +405,23 @@ def test_dynamic_window_at_live_edge() -> None:
     assert a.segments.segments[0].start >= 1000.0 - 60.0 - 2.0
 
 
+def test_stale_live_timeline_keeps_its_last_window() -> None:
+    text = one_rep(
+        '<SegmentTemplate media="$Time$" timescale="1"><SegmentTimeline>'
+        '<S t="1000" d="2" r="99"/></SegmentTimeline></SegmentTemplate>',
+        'type="dynamic" availabilityStartTime="1970-01-01T00:00:00Z" timeShiftBufferDepth="PT20S"',
+    )
+    # the caller's clock is far ahead of what the MPD lists: keep the MPD's last 20 s
+    idx = parse_mpd(text, URL, now=10**6).renditions()[0].segments
+    assert idx is not None
+    assert [s.start for s in idx.segments] == [1178.0 + 2 * i for i in range(11)]
+    # clock inside the listed range: the window ends at the live edge; later S are not
+    # available yet
+    idx = parse_mpd(text, URL, now=1100).renditions()[0].segments
+    assert idx is not None
+    assert idx.segments[0].start == 1078.0 and idx.segments[-1].start == 1098.0  # ends at the edge
+
+
 def test_huge_repeat_count_fails_fast() -> None:
     t0 = time.perf_counter()
     with pytest.raises(ManifestValueError, match=str(MAX_SEGMENTS)):
