@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             f" {'' if target is None else f'>= {target}'} |"
         )
         print(rows[-1], flush=True)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     cmd = "python -m benchmarks.bench_policies_speed " + " ".join(argv or sys.argv[1:])
     text = "\n".join(
         [
@@ -141,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             "",
             f"Machine: {_cpu_name()}, nproc {os.cpu_count()}, Python {platform.python_version()},"
             f" {platform.platform()}; {'pinned to one CPU' if pinned else 'not pinned'}."
-            " Other jobs may share the machine: CPU-time figures are the honest ones.",
+            f" Load average at the end: {load:.1f} (other jobs shared the machine when > 1;"
+            " CPU-time figures are the honest ones, and still inflated by a busy sibling core).",
             "",
             f"Workload: {len(traces)} traces of `{args.traces.name}`, `{args.video.name}`,"
             " pensieve preset, full engine + replay driver, fresh policy per session; best of"
