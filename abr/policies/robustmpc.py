@@ -27,13 +27,15 @@ Speed: the search is exact but not brute force per decision. Everything
 that depends only on the ladder (bitrate sums, switching sums per start rung
 for every combination) is precomputed once per ladder and horizon; per
 decision only the buffer/rebuffer recursion runs, vectorised with numpy over
-the tree of partial plans (level k holds n^k prefixes, children of a prefix
-are contiguous), so prefixes share their work. When no combination can
-rebuffer (buffer covers even the largest downloads), the answer depends on
-the ladder only and comes from a cache. Scores are combined in exactly the
-order Pensieve's code uses ``(Σbitrate/1e6 − 4.3·rebuffer) − Σswitch/1e6``,
-so ties are detected exactly as there (:func:`brute_force_plan` is the
-reference the tests compare against).
+the tree of partial plans (level k holds the n^k prefixes; each level is one
+broadcast of the next chunk's download times against the previous level), so
+prefixes share their work. When no combination can rebuffer (the buffer
+covers even the largest downloads), the answer depends on the ladder only and
+comes from a cache. By default (``score_order="pensieve"``) scores are
+combined in exactly the order Pensieve's code uses
+``(Σbitrate/1e6 − 4.3·rebuffer) − Σswitch/1e6``, so near-ties fall as there;
+:func:`brute_force_plan` is the reference the tests compare against, bit for
+bit.
 """
 
 from __future__ import annotations
