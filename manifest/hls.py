@@ -199,7 +199,6 @@ def _media_index(
     last_end: dict[str, int] = {}
     segments: list[Segment] = []
     start = 0.0
-    discontinuities = gaps = 0
     first_init: InitSegment | None = None
     for i, s in enumerate(raw):
         seg_url = resolve(s["uri"])
@@ -233,8 +232,6 @@ def _media_index(
         duration = float(s["duration"])
         disc = bool(s.get("discontinuity"))
         gap = bool(s.get("gap_tag"))
-        discontinuities += disc
-        gaps += gap
         segments.append(
             Segment(
                 url=seg_url,
@@ -264,8 +261,8 @@ def _media_index(
         part_count=lines.part_count,
         part_target=part_inf.get("part_target"),
         skipped_segments=skipped,
-        discontinuity_count=discontinuities,
-        gap_count=gaps,
+        discontinuity_count=lines.discontinuity_count,
+        gap_count=lines.gap_count,
     )
     extra = {"key_methods": ",".join(sorted(lines.key_methods))}
     if data.get("version") is not None:

@@ -75,7 +75,9 @@ class Scan:
     segment_lines: list[int] = field(default_factory=list)
     segment_keys: list[tuple[KeyTag, ...]] = field(default_factory=list)
     key_methods: set[str] = field(default_factory=set)
-    part_count: int = 0
+    part_count: int = 0  # EXT-X-PART tags
+    discontinuity_count: int = 0  # EXT-X-DISCONTINUITY tags
+    gap_count: int = 0  # EXT-X-GAP tags
     target_duration: float | None = None
     media_sequence: int | None = None
     # master playlists: line of each EXT-X-STREAM-INF URI
@@ -329,6 +331,10 @@ def _scan_media(lines: list[str], first: int, out: Scan, url: str | None) -> Non
             current = tuple(keys.values())
         elif tag == "#EXT-X-PART":
             out.part_count += 1
+        elif tag == "#EXT-X-DISCONTINUITY":
+            out.discontinuity_count += 1
+        elif tag == "#EXT-X-GAP":
+            out.gap_count += 1
         elif tag == "#EXT-X-SKIP":
             skipped = parse_attributes(value).get("SKIPPED-SEGMENTS", "")
             if not _DECIMAL_INTEGER.fullmatch(skipped.strip()):

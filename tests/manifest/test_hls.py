@@ -378,3 +378,14 @@ def test_hls_modules_do_no_io() -> None:
                 assert name not in forbidden and name.split(".")[0] not in forbidden - {"urllib"}, (
                     f"{path.name} imports {name}"
                 )
+
+
+def test_discontinuity_and_gap_counts_are_tag_counts() -> None:
+    text = (
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n#EXT-X-DISCONTINUITY\n"
+        "#EXT-X-GAP\n#EXTINF:2,\nb.ts\n#EXT-X-DISCONTINUITY\n"
+    )
+    idx = parse_media_playlist(text, BASE)
+    assert [s.discontinuity for s in idx.segments] == [False, True]
+    assert [s.gap for s in idx.segments] == [False, True]
+    assert (idx.discontinuity_count, idx.gap_count) == (2, 1)  # a trailing tag counts
