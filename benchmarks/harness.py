@@ -19,6 +19,7 @@ a one-core-equivalent rate that does not depend on how many workers ran.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -310,7 +311,7 @@ def _run_tasks(
     workers: int,
     progress: Progress | None,
 ) -> list[Any]:
-    """Run ``(fn, args, units)`` tasks in-process (workers=1) or in a pool; results in task order."""
+    """Run ``(fn, args, units)`` tasks in-process (workers=1) or in a pool, results in order."""
     results: list[Any] = [None] * len(tasks)
     if workers <= 1 or len(tasks) <= 1:
         saved = dict(_STATE)
@@ -554,13 +555,11 @@ def compute_optimum(
         keys.append(key)
         hit = entries.get(key)
         if isinstance(hit, dict):
-            try:
+            with contextlib.suppress(KeyError, TypeError, ValueError):
                 rows[i] = OptimumRow(
                     float(hit["qoe_lin"]), float(hit["rebuffer_s"]), int(hit["switches"]),
                     tuple(int(r) for r in hit["rungs"]), float(hit["solve_s"]),
                 )
-            except (KeyError, TypeError, ValueError):
-                pass
     cached = len(rows)
     if progress and cached:
         progress(cached)

@@ -92,7 +92,7 @@ def session_timeline(
     segs = result.segments
     fig = Figure(figsize=(8, 6.5))
     ax_buf, ax_rate, ax_tp = fig.subplots(3, 1, sharex=True)
-    end = max([result.end_s, *(s.download_end_s for s in segs)] or [1.0])
+    end = max(result.end_s, *(s.download_end_s for s in segs), 1.0)
     # buffer: at each request, just before each arrival (drained while downloading), after it
     bx: list[float] = []
     by: list[float] = []

@@ -84,6 +84,26 @@ def _machine() -> str:
     return f"{os.cpu_count()} CPUs, {cpu}, Python {platform.python_version()}, {platform.system()}"
 
 
+def command_line(args: argparse.Namespace) -> str:
+    """The command that reproduces this run (arguments in canonical order, shell-quoted)."""
+    import shlex
+
+    parts = ["abrkit", "replay"]
+    for d in args.traces:
+        parts += ["--traces", str(d)]
+    parts += ["--video", args.video, "--policy", args.policy, "--preset", args.preset]
+    if args.optimal:
+        parts.append("--optimal")
+    for flag, value in (("--optimal-cache", args.optimal_cache), ("--limit", args.limit),
+                        ("--workers", args.workers), ("--out", args.out), ("--csv", args.csv),
+                        ("--plot", args.plot)):
+        if value is not None:
+            parts += [flag, str(value)]
+    if args.seed:
+        parts += ["--seed", str(args.seed)]
+    return shlex.join(parts)
+
+
 def _version() -> str:
     try:
         from importlib.metadata import version
@@ -100,8 +120,14 @@ class _Bar:
         self.progress: Any = None
         if enabled:
             from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
             self.progress = Progress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -131,11 +157,8 @@ def print_table(aggs: dict[str, Any], title: str, optimum: dict[str, Any] | None
 
     t = Table(title=title)
     for col in ("policy", "sessions", "mean QoE_lin", "median QoE_lin", "share of optimal",
-                "bitrate (kbps)", "rebuffer (%)", "switches", "startup (s)", "sessions/s"):
-        if col == "policy":
-            t.add_column(col, no_wrap=True)
-        else:
-            t.add_column(col, justify="right")
+                "bitrate kbps", "rebuffer %", "switches", "startup s", "sessions/s"):
+        t.add_column(col, no_wrap=True, justify="left" if col == "policy" else "right")
     for name, a in aggs.items():
         t.add_row(
             name + (f" ({a.failed} failed)" if a.failed else ""),
@@ -153,7 +176,8 @@ def print_table(aggs: dict[str, Any], title: str, optimum: dict[str, Any] | None
         t.add_row("offline optimum", str(optimum["traces"]), _fmt(optimum["mean_qoe_lin"], ".2f"),
                   _fmt(optimum["median_qoe_lin"], ".2f"), "100.0%", "", "", "", "", "",
                   style="dim")
-    Console(width=max(140, Console().width)).print(t)
+    console = Console()
+    (console if console.is_terminal else Console(width=160)).print(t)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -238,8 +262,7 @@ def run(args: argparse.Namespace) -> int:
 
     meta = {
         "abrkit_version": _version(),
-        "command": "abrkit replay " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["replay"]
-                                                else sys.argv[1:]),
+        "command": command_line(args),
         "started_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "preset": preset.name,
         "video": {"spec": args.video, "name": video.name, "segments": video.segment_count,
