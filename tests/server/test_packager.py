@@ -432,3 +432,45 @@ def test_ffmpeg_hls_demuxer_plays_every_rendition(packaged):
     with av.open(str(catalog.directory / catalog.audio.path / "playlist.m3u8")) as c:
         samples = sum(f.samples for f in c.decode(audio=0))
     assert abs(samples / 48_000 - catalog.duration) <= 2 * 1024 / 48_000
+
+
+def _write_av(path: Path, audio_start: float, seconds: float = 3.0) -> Path:
+    """160x90 at 25 fps from t=0; a 1 kHz tone whose first sample is at ``audio_start``."""
+    rate = 48_000
+    with av.open(str(path), "w", format="mp4") as c:
+        vs = c.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 160, 90, "yuv420p"
+        vs.codec_context.time_base = Fraction(1, 25)
+        aud = c.add_stream("aac", rate=rate, layout="mono")
+        n_audio = int((seconds - audio_start) * rate) // 1024
+        a_i = 0
+        for i in range(int(seconds * 25)):
+            f = av.VideoFrame.from_ndarray(np.zeros((90, 160, 3), np.uint8), format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, 25)
+            c.mux(vs.encode(f))
+            while a_i < n_audio and audio_start + a_i * 1024 / rate <= (i + 1) / 25:
+                t = np.arange(a_i * 1024, (a_i + 1) * 1024) / rate
+                tone = (0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)[None, :]
+                af = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
+                af.sample_rate = rate
+                af.pts = round(audio_start * rate) + a_i * 1024
+                af.time_base = Fraction(1, rate)
+                c.mux(aud.encode(af))
+                a_i += 1
+        c.mux(vs.encode(None))
+        c.mux(aud.encode(None))
+    return path
+
+
+def test_late_audio_is_aligned_with_silence(tmp_path):
+    src = _write_av(tmp_path / "late.mp4", audio_start=1.0)
+    c = package(src, tmp_path / "out", segment_seconds=2, ladder=(Rung(90, 100_000),))
+    a = c.audio
+    init = (c.directory / a.init_file).read_bytes()
+    frames = _decode(init, (c.directory / a.segment_file(1)).read_bytes(), "audio")
+    pcm = np.concatenate([f.to_ndarray()[0] for f in frames])
+    level = np.abs(pcm)
+    # silent for most of the first second, the tone from about 1.0 s on (AAC smears a frame)
+    assert level[: int(0.9 * 48_000)].max() < 0.05
+    assert level[int(1.1 * 48_000) : int(1.9 * 48_000)].max() > 0.3
+    assert sum(a.segment_durations) == pytest.approx(c.duration, abs=1024 / 48_000)
