@@ -347,6 +347,23 @@ def test_ntsc_rate_segments_are_whole_frames(tmp_path):
     assert text.count("#EXTINF:2.002,") == 2 and "#EXTINF:1.001," in text
 
 
+def test_odd_sized_mjpeg_source(tmp_path):
+    src = tmp_path / "odd.avi"
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("mjpeg", rate=10)
+        s.width, s.height, s.pix_fmt = 321, 241, "yuvj420p"
+        rng = np.random.default_rng(1)
+        for i in range(25):
+            img = rng.integers(0, 255, (241, 321, 3), dtype=np.uint8)
+            f = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuvj420p")
+            f.pts, f.time_base = i, Fraction(1, 10)
+            c.mux(s.encode(f))
+        c.mux(s.encode(None))
+    c = package(src, tmp_path / "out", segment_seconds=1)
+    assert [(r.id, r.width, r.height) for r in c.ladder] == [("240p", 320, 240)]
+    assert c.ladder[0].segment_durations == (1.0, 1.0, 0.5)
+
+
 # ----- bad input ----------------------------------------------------------------------
 def test_bad_input_raises_packager_error(tmp_path, source):
     with pytest.raises(PackagerError, match="not found"):
