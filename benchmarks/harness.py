@@ -400,7 +400,9 @@ class OptimumRow:
     solve_s: float
 
 
-def optimal_config_for(preset: Preset, trace: Trace, video: Video) -> tuple[Any, bool]:
+def optimal_config_for(
+    preset: Preset, trace: Trace, video: Video, grid_s: float | None = None
+) -> tuple[Any, bool]:
     """The optimum's config for ``preset`` and whether its model is the preset's exactly.
 
     The optimum's chunk model is Pensieve's (download, then +1 segment of buffer,
@@ -408,6 +410,7 @@ def optimal_config_for(preset: Preset, trace: Trace, video: Video) -> tuple[Any,
     with a startup/resume threshold, per-trace latency or abandonment it is an
     approximation: the preset's latency (the trace's time-weighted mean when it
     carries its own), buffer cap and drain step, no startup threshold.
+    ``grid_s`` overrides the solver's grid (coarser: faster, possibly lower bound).
     """
     from abr.optimal import OptimalConfig
 
@@ -426,6 +429,8 @@ def optimal_config_for(preset: Preset, trace: Trace, video: Video) -> tuple[Any,
         first_rung=eng.start_rung,
         first_scored_chunk=eng.first_scored_chunk,
     )
+    if grid_s is not None:
+        cfg = dataclasses.replace(cfg, grid_s=grid_s)
     exact = (
         eng.startup_threshold_s == 0
         and eng.rebuffer_resume_s == 0
@@ -437,7 +442,7 @@ def optimal_config_for(preset: Preset, trace: Trace, video: Video) -> tuple[Any,
     return cfg, exact
 
 
-def _optimum_task(indices: list[int]) -> list[tuple[int, OptimumRow]]:
+def _optimum_task(indices: list[int], grid_s: float | None) -> list[tuple[int, OptimumRow]]:
     from abr.optimal import optimal_schedule
     from telemetry.qoe import score_chunks
 
@@ -447,7 +452,7 @@ def _optimum_task(indices: list[int]) -> list[tuple[int, OptimumRow]]:
     out = []
     for i in indices:
         tr = traces[i][1]
-        cfg, _ = optimal_config_for(preset, tr, video)
+        cfg, _ = optimal_config_for(preset, tr, video, grid_s)
         c0 = time.process_time()
         res = optimal_schedule(
             tr.times_s, tr.bandwidth_bps, video.sizes, video.bitrates_bps, cfg
@@ -535,6 +540,7 @@ def compute_optimum(
     cache: Path | None = None,
     workers: int = 1,
     progress: Progress | None = None,
+    grid_s: float | None = None,
 ) -> OptimumRun:
     """The offline optimum of every trace, from ``cache`` when present (keyed by the
     trace's content, the video, the preset, the solver config and the solver's source)."""
@@ -549,7 +555,7 @@ def compute_optimum(
     rows: dict[int, OptimumRow] = {}
     exact = True
     for i, (_, tr) in enumerate(traces):
-        cfg, ex = optimal_config_for(preset, tr, vid)
+        cfg, ex = optimal_config_for(preset, tr, vid, grid_s)
         exact = exact and ex
         key = _optimum_key(tr, vid, preset, cfg)
         keys.append(key)
@@ -566,7 +572,7 @@ def compute_optimum(
     missing = [i for i in range(len(traces)) if i not in rows]
     wall0 = time.perf_counter()
     tasks: list[tuple[Callable[..., Any], tuple[Any, ...], int]] = [
-        (_optimum_task, ([i],), 1) for i in missing
+        (_optimum_task, ([i], grid_s), 1) for i in missing
     ]
     for chunk in _run_tasks(tasks, (traces, video, preset), workers, progress):
         for i, row in chunk:

@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="also compute the offline optimum per trace (cached) and each policy's share of it")
     a("--optimal-cache", type=Path, metavar="FILE", default=None,
       help="cache file of optimum results (default: $XDG_CACHE_HOME/abrkit/optimal-cache.json)")
+    a("--optimal-grid", type=float, metavar="S", default=None,
+      help="grid of the optimum's dynamic program in seconds (default: the solver's, 0.2); "
+           "coarser is faster and may give a lower optimum")
     a("--limit", type=int, metavar="N", help="only the first N traces (sorted) of each directory")
     a("--workers", type=int, metavar="N", default=None,
       help="worker processes (default: os.cpu_count())")
@@ -94,7 +97,8 @@ def command_line(args: argparse.Namespace) -> str:
     parts += ["--video", args.video, "--policy", args.policy, "--preset", args.preset]
     if args.optimal:
         parts.append("--optimal")
-    for flag, value in (("--optimal-cache", args.optimal_cache), ("--limit", args.limit),
+    for flag, value in (("--optimal-cache", args.optimal_cache),
+                        ("--optimal-grid", args.optimal_grid), ("--limit", args.limit),
                         ("--workers", args.workers), ("--out", args.out), ("--csv", args.csv),
                         ("--plot", args.plot)):
         if value is not None:
@@ -102,6 +106,12 @@ def command_line(args: argparse.Namespace) -> str:
     if args.seed:
         parts += ["--seed", str(args.seed)]
     return shlex.join(parts)
+
+
+def _default_grid() -> float:
+    from abr.optimal import OptimalConfig
+
+    return OptimalConfig().grid_s
 
 
 def _version() -> str:
@@ -198,6 +208,8 @@ def run(args: argparse.Namespace) -> int:
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     if workers < 1:
         return _error(f"--workers must be >= 1, got {workers}")
+    if args.optimal_grid is not None and not args.optimal_grid > 0:
+        return _error(f"--optimal-grid must be > 0, got {args.optimal_grid}")
     if args.plot is not None and args.plot.exists() and not args.plot.is_dir():
         return _error(f"--plot {args.plot}: exists and is not a directory")
 
@@ -219,7 +231,8 @@ def run(args: argparse.Namespace) -> int:
             cache = args.optimal_cache or harness.default_cache_path()
             progress = bar.task("offline optimum", len(traces))
             optimum = harness.compute_optimum(traces, video, preset, cache=cache,
-                                              workers=workers, progress=progress)
+                                              workers=workers, progress=progress,
+                                              grid_s=args.optimal_grid)
             result = harness.attach_optimum(result, traces, optimum)
     except ReplayError as exc:
         bar.stop()
@@ -241,6 +254,7 @@ def run(args: argparse.Namespace) -> int:
             "mean_qoe_lin": sum(vals) / len(vals),
             "median_qoe_lin": statistics.median(vals),
             "model": "exact" if optimum.exact else "approximate",
+            "grid_s": args.optimal_grid or _default_grid(),
             "cached": optimum.cached,
             "cpu_s": optimum.cpu_s,
             "wall_s": optimum.wall_s,
