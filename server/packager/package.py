@@ -164,15 +164,18 @@ def package(
         source_label = str(source)
     info = probe(source) if source is not None else None  # bad input fails before any output
     title_dir = out / title
-    with _locked(title_dir):
-        if info is None:
-            source = _demo_source_path(out)
-            if not source.is_file():
-                cb = (lambda d, t: progress("demo source", d, t)) if progress else None
-                write_demo_source(source, progress=cb)
-            info = probe(source)
-        return _package_locked(info, title_dir, title, source_label, segment_seconds, ladder,
-                               progress)
+    try:
+        with _locked(title_dir):
+            if info is None:
+                source = _demo_source_path(out)
+                if not source.is_file():
+                    cb = (lambda d, t: progress("demo source", d, t)) if progress else None
+                    write_demo_source(source, progress=cb)
+                info = probe(source)
+            return _package_locked(info, title_dir, title, source_label, segment_seconds,
+                                   ladder, progress)
+    except OSError as exc:  # output directory not writable, disk full, ...
+        raise PackagerError(f"cannot write the title: {exc}", where=str(title_dir)) from exc
 
 
 def _package_locked(

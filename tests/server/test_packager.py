@@ -382,6 +382,13 @@ def test_bad_input_raises_packager_error(tmp_path, source):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.mp4"]  # nothing written
 
 
+def test_unwritable_output_is_a_packager_error(source, tmp_path):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    with pytest.raises(PackagerError, match="cannot write"):
+        package(source, not_a_dir, ladder=(Rung(120, 150_000),))
+
+
 def test_audio_only_source_is_rejected(tmp_path):
     path = tmp_path / "audio.m4a"
     with av.open(str(path), "w", format="mp4") as c:
