@@ -65,7 +65,7 @@ class OptimalConfig:
     # solver
     grid_s: float = 0.2  # cell size of trace position and buffer in the DP
     per_cell: int = 1  # states kept per (rung, position, buffer) cell
-    refine_grids_s: tuple[float, ...] = ()  # further DP passes (best exact result wins)
+    refine_grids_s: tuple[float, ...] = (0.1,)  # further DP passes (best exact result wins)
     polish: bool = True  # local search on the DP's schedule, re-simulated exactly
 
     def __post_init__(self) -> None:
