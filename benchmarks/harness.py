@@ -171,6 +171,22 @@ def _video_from_catalog(path: Path, data: Any = None) -> Video:
         raise VideoError(f"bad catalog value: {exc}", src) from None
 
 
+def _catalog_sizes(presentation: Any, entries: list[dict[str, Any]]) -> dict[str, list[int]]:
+    """Rendition id -> segment sizes: the catalog entry with the same id, else the one
+    whose ``path`` folder holds the rendition's segments (HLS ids are ``v0``, ``v1``...)."""
+    by_id = {str(e["id"]): e for e in entries}
+    out: dict[str, list[int]] = {}
+    for r in presentation.renditions():
+        e = by_id.get(r.id)
+        if e is None and r.segments is not None and r.segments.segments:
+            url = r.segments.segments[0].url
+            e = next((c for c in entries if f"/{str(c.get('path', '')).strip('/')}/" in url),
+                     None)
+        if e is not None:
+            out[r.id] = [int(s) for s in e["segment_sizes"]]
+    return out
+
+
 def _video_from_manifest(spec: str) -> Video:
     from urllib.parse import urljoin
 
@@ -194,9 +210,8 @@ def _video_from_manifest(spec: str) -> Video:
             cat_src = str(Path(base).parent / "catalog.json")
         try:
             cat_bytes, _ = reader.read(cat_src)
-            cat = json.loads(cat_bytes)
-            sizes = {str(e["id"]): [int(s) for s in e["segment_sizes"]]
-                     for e in _catalog_ladder(cat, cat_src)}
+            entries = _catalog_ladder(json.loads(cat_bytes), cat_src)
+            sizes = _catalog_sizes(presentation, entries)
         except (InputError, ValueError, KeyError, TypeError):
             sizes = {}  # no catalog beside it: byte ranges in the manifest may do
         try:

@@ -213,3 +213,26 @@ def test_session_row_is_plain_data() -> None:
     assert d["ratio_to_optimal"] == 0.25 and dataclasses.replace(r, qoe_lin=2.0).qoe_lin == 2.0
     assert math.isclose(_row("a", 1.0, 0.0).to_dict()["optimal_qoe_lin"], 0.0)
     assert _row("a", 1.0, 0.0).ratio_to_optimal is None
+
+
+def test_load_video_from_an_hls_master_with_a_catalog_beside_it(tmp_path: Path) -> None:
+    cat = write_catalog(tmp_path / "catalog.json", segments=3)
+    master = ["#EXTM3U", "#EXT-X-VERSION:7"]
+    for rid, bw in (("240p", 450000), ("360p", 900000), ("720p", 1700000)):
+        master += [f"#EXT-X-STREAM-INF:BANDWIDTH={bw},RESOLUTION=640x360",
+                   f"video/{rid}/playlist.m3u8"]
+        media = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-TARGETDURATION:4",
+                 "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-MAP:URI=\"init.mp4\""]
+        for k in range(3):
+            media += ["#EXTINF:4.0,", f"seg-{k + 1:05d}.m4s"]
+        media.append("#EXT-X-ENDLIST")
+        (tmp_path / "video" / rid).mkdir(parents=True)
+        (tmp_path / "video" / rid / "playlist.m3u8").write_text("\n".join(media) + "\n")
+    (tmp_path / "master.m3u8").write_text("\n".join(master) + "\n")
+    v = harness.load_video(str(tmp_path / "master.m3u8"))
+    sizes = json.loads(cat.read_text())["ladder"]
+    assert v.bitrates_bps == (450e3, 900e3, 1700e3)
+    assert v.sizes[1] == tuple(e["segment_sizes"][1] for e in sizes)
+    (tmp_path / "catalog.json").unlink()
+    with pytest.raises(VideoError, match="no catalog.json beside"):
+        harness.load_video(str(tmp_path / "master.m3u8"))
