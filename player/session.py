@@ -128,7 +128,7 @@ class Session:
         "t", "start_t", "end_t", "buffer", "position", "next_index", "in_flight", "last_rung",
         "samples", "records", "abandoned", "acc", "played", "stalled", "startup_wait", "seek_wait",
         "paused", "stall_start", "wait_start", "stall_chunk", "waiting", "wait_until", "pending",
-        "retries", "failure", "_count", "_durations", "_starts", "_rates", "_sizes", "_top",
+        "retries", "failure", "_count", "_durations", "_starts", "_rates", "_sizes", "_ctx_sizes", "_top",
         "_handlers", "_event", "_state_name", "_allowed", "_max_samples",
     )  # fmt: skip
 
@@ -147,6 +147,7 @@ class Session:
         self._observe = observe if callable(observe) else None
         self._rates = video.bitrates_bps
         self._sizes = video.sizes
+        self._ctx_sizes = video.known_sizes  # may extend past segment_count (lookahead rows)
         self._count = video.segment_count
         self._durations = video.segment_durations_s
         self._starts = [0.0, *accumulate(self._durations)]
@@ -340,7 +341,7 @@ class Session:
                     self.t,
                     self._state_name,
                     cfg.max_rung,
-                    self._sizes,
+                    self._ctx_sizes,
                     self.stalled,
                     cfg.startup_threshold_s,
                 )

@@ -41,6 +41,9 @@ class Video:
 
     ``segment_durations_s`` defaults to ``segment_duration_s`` for every
     segment. ``urls``/``byte_ranges`` are ``[segment][rung]`` when known.
+    ``lookahead_sizes``: sizes of segments past the played ones (what
+    :meth:`truncated` cut off); never fetched, but policies see them as rows
+    beyond ``segment_count`` of ``AbrContext.sizes`` (see :attr:`known_sizes`).
     """
 
     bitrates_bps: tuple[float, ...]
@@ -50,6 +53,7 @@ class Video:
     segment_durations_s: tuple[float, ...] = ()
     urls: tuple[tuple[str, ...], ...] | None = None
     byte_ranges: tuple[tuple[ByteRange | None, ...], ...] | None = None
+    lookahead_sizes: tuple[tuple[int, ...], ...] = ()
 
     def __post_init__(self) -> None:
         src = self.name
@@ -93,17 +97,28 @@ class Video:
                 len(table) != len(self.sizes) or any(len(r) != len(rates) for r in table)
             ):
                 raise VideoError(f"{what} table is not [segment][rung] of the sizes' shape", src)
+        if any(len(row) != len(rates) for row in self.lookahead_sizes):
+            raise VideoError("lookahead_sizes rows must have one size per rung", src)
 
     @property
     def segment_count(self) -> int:
         return len(self.sizes)
 
     @property
+    def known_sizes(self) -> tuple[tuple[int, ...], ...]:
+        """``sizes`` followed by ``lookahead_sizes``: the table policies see."""
+        return self.sizes + self.lookahead_sizes if self.lookahead_sizes else self.sizes
+
+    @property
     def duration_s(self) -> float:
         return sum(self.segment_durations_s)
 
     def truncated(self, segments: int) -> Video:
-        """The first ``segments`` segments of this video."""
+        """The first ``segments`` segments of this video.
+
+        The cut-off rows stay known as ``lookahead_sizes`` (policies may read
+        ahead of the last played segment, as Pensieve's ``mpc.py`` does).
+        """
         if segments < 1:
             raise VideoError(f"cannot keep {segments} segments", self.name)
         return replace(
@@ -112,6 +127,7 @@ class Video:
             segment_durations_s=self.segment_durations_s[:segments],
             urls=None if self.urls is None else self.urls[:segments],
             byte_ranges=None if self.byte_ranges is None else self.byte_ranges[:segments],
+            lookahead_sizes=self.sizes[segments:] + self.lookahead_sizes,
         )
 
 

@@ -9,14 +9,13 @@ RobustMPC 26.63.
 
 Pensieve's ``mpc.py`` reads all 49 chunk sizes of the size files while the
 simulator plays 48, so quirk (1) looks at chunk 48 for the last decision.
-The engine hands the policy the table of the 48 chunks it plays, so the
-pensieve-mode run here gives the policy the full 49-row table (a context
-adapter) as ``mpc.py`` has it.
+The engine plays 48 chunks but keeps the cut-off row in ``ctx.sizes``
+(``Video.lookahead_sizes``), so the registry's ``robustmpc-pensieve`` runs
+through the plain replay path.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
 from pathlib import Path
 
@@ -53,18 +52,6 @@ def mean_qoe(traces, video, factory) -> float:
     return statistics.fmean(r.qoe.qoe_lin.total for r in results)
 
 
-class FullSizeTable:
-    """Hands the wrapped policy the video's full size table (mpc.py reads all 49 rows)."""
-
-    def __init__(self, policy, sizes):
-        self.policy = policy
-        self.name = policy.name
-        self.sizes = sizes
-
-    def decide(self, ctx):
-        return self.policy.decide(dataclasses.replace(ctx, sizes=self.sizes))
-
-
 def test_bba_matches_pensieve_bb(setup):
     traces, video = setup
     assert mean_qoe(traces, video, policy_factory("bba")) == pytest.approx(15.68, rel=0.01)
@@ -72,13 +59,8 @@ def test_bba_matches_pensieve_bb(setup):
 
 def test_robustmpc_pensieve_mode_matches_reference(setup):
     traces, video = setup
-    inner = policy_factory("robustmpc-pensieve")
-    sizes = video.sizes
-
-    def factory():
-        return FullSizeTable(inner(), sizes)
-
-    qoe = mean_qoe(traces, video, factory)
+    assert video.segment_count == 49  # the preset plays 48; row 48 stays known to the policy
+    qoe = mean_qoe(traces, video, policy_factory("robustmpc-pensieve"))
     assert qoe == pytest.approx(24.53, rel=0.01)
     assert qoe == pytest.approx(24.49, rel=0.002)
 

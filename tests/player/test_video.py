@@ -151,3 +151,15 @@ def test_video_from_presentation_errors():
         video_from_presentation(_presentation(), {"lo": [1, 2], "hi": [1, 2, 3]})
     with pytest.raises(VideoError, match="no audio track"):
         video_from_presentation(_presentation(), {}, track_type="audio")
+
+
+def test_truncated_keeps_cut_rows_as_lookahead():
+    from player.video import Video
+
+    v = Video((1e6, 2e6), 4.0, ((10, 20), (11, 21), (12, 22)))
+    t = v.truncated(2)
+    assert t.segment_count == 2 and t.sizes == ((10, 20), (11, 21))
+    assert t.lookahead_sizes == ((12, 22),)
+    assert t.known_sizes == v.sizes
+    assert t.truncated(1).known_sizes == v.sizes
+    assert v.known_sizes is v.sizes
