@@ -38,6 +38,7 @@ import uvicorn
 
 from server.config import ControlConfig, EdgeConfig, EdgeRef
 from server.control.app import ControlPlane
+from server.control.licence import LicenceConfig
 from server.edge.app import Edge
 from server.errors import ServerError
 
@@ -268,6 +269,7 @@ def start_backend(
     db_path: str | Path | None = None,
     max_batch_bytes: int = 256 * 1024,
     max_batch_events: int = 1000,
+    licence: LicenceConfig | None = None,
 ) -> Backend:
     """Start edges, then the control plane; return a :class:`Backend`.
 
@@ -335,7 +337,7 @@ def start_backend(
             max_batch_bytes=max_batch_bytes,
             max_batch_events=max_batch_events,
         )
-        plane = ControlPlane(control_cfg)
+        plane = ControlPlane(control_cfg, licence=licence)
         control = ServerThread("control", plane.app, host, control_sock)
         control.start()
     except BaseException:

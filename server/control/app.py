@@ -10,6 +10,8 @@ Routes::
     PUT  /viewing/{title}/progress     {account, position_s}
     GET  /viewing/{title}/progress?account=
     GET  /healthz, /metrics
+    POST|DELETE /licence/{title}, POST /licence/{title}/heartbeat,
+    GET  /licence/{title}/key/{kid}    ClearKey licences (server.control.licence)
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from starlette.routing import BaseRoute, Route
 
 from server.config import ControlConfig
 from server.control.catalog_rules import CatalogRules
+from server.control.licence import LicenceConfig, LicenceServer
 from server.control.metrics import Registry, RequestCounter
 from server.control.playback import (
     DASH_NAME,
@@ -74,6 +77,7 @@ class ControlPlane:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         extra_routes: Sequence[BaseRoute] = (),
+        licence: LicenceConfig | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -89,6 +93,9 @@ class ControlPlane:
         )
         self.metrics = Registry()
         self._describe_metrics()
+        self.licence = LicenceServer(
+            config.secret, licence, content_dir=config.content_dir, metrics=self.metrics
+        )
         routes = [
             Route("/playback/{title}", self.grant, methods=["POST"]),
             Route("/steering/{title}", self.steering, methods=["GET"]),
@@ -98,6 +105,7 @@ class ControlPlane:
             Route("/viewing/{title}/progress", self.viewing, methods=["GET", "PUT"]),
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/metrics", self.render_metrics, methods=["GET"]),
+            *self.licence.routes(),
             *extra_routes,
         ]
         self.starlette = Starlette(routes=routes, lifespan=self._lifespan)
