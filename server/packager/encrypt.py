@@ -176,7 +176,11 @@ class Encryption:
 def _iv_of(c: Catalog, rendition_id: str, number: int) -> bytes:
     entry = next(e for e in (*c.ladder, *((c.audio,) if c.audio else ())) if e.id == rendition_id)
     path = c.directory / entry.path / f".iv-{number:05d}"
-    return path.read_bytes() if path.is_file() else number.to_bytes(16, "big")
+    try:
+        return path.read_bytes()
+    except OSError:
+        raise PackagerError("the IV of an AES-128 segment is missing; re-package the title",
+                            where=str(path)) from None
 
 
 def _aes128_rendition(res: EncodedRendition, directory: Path, key: ContentKey) -> EncodedRendition:
