@@ -166,13 +166,14 @@ def print_table(aggs: dict[str, Any], title: str, optimum: dict[str, Any] | None
     from rich.table import Table
 
     t = Table(title=title)
-    for col in ("policy", "sessions", "mean QoE_lin", "median QoE_lin", "share of optimal",
+    for col in ("policy", "sessions", "failed", "mean QoE_lin", "median QoE_lin", "share of optimal",
                 "bitrate kbps", "rebuffer %", "switches", "startup s", "sessions/s"):
         t.add_column(col, no_wrap=True, justify="left" if col == "policy" else "right")
     for name, a in aggs.items():
         t.add_row(
-            name + (f" ({a.failed} failed)" if a.failed else ""),
+            name,
             str(a.sessions),
+            str(a.failed),
             _fmt(a.mean_qoe_lin, ".2f"),
             _fmt(a.median_qoe_lin, ".2f"),
             _fmt(a.share_of_optimal, ".1%"),
@@ -183,7 +184,7 @@ def print_table(aggs: dict[str, Any], title: str, optimum: dict[str, Any] | None
             _fmt(a.sessions_per_s, ".0f"),
         )
     if optimum is not None:
-        t.add_row("offline optimum", str(optimum["traces"]), _fmt(optimum["mean_qoe_lin"], ".2f"),
+        t.add_row("offline optimum", str(optimum["traces"]), "", _fmt(optimum["mean_qoe_lin"], ".2f"),
                   _fmt(optimum["median_qoe_lin"], ".2f"), "100.0%", "", "", "", "", "",
                   style="dim")
     console = Console()
