@@ -160,9 +160,9 @@ class FaultState:
         self._rng = random.Random()
 
     def set(self, faults: FaultSet) -> None:
-        if faults.error is not None and (
-            self.faults.error is None or faults.error != self.faults.error
-        ):
+        # a request that names "error" builds a new ErrorFault: reseed then (and only
+        # then), so the same seed replays the same sequence
+        if faults.error is not None and faults.error is not self.faults.error:
             self._rng = random.Random(faults.error.seed)
         self.faults = faults
 

@@ -58,31 +58,42 @@ class TraceRate:
             raise ShapingError("trace: durations must be > 0 and bandwidths >= 0")
         if not any(b > 0 for b in self.bytes_per_s):
             raise ShapingError("trace: every step has zero bandwidth")
-
-    @property
-    def _scaled(self) -> tuple[list[float], float]:
         starts = [0.0]
         for d in self.durations_s:
             starts.append(starts[-1] + d / self.time_scale)
-        return starts, starts[-1]
+        per_period = sum(
+            r * d / self.time_scale for r, d in zip(self.bytes_per_s, self.durations_s, strict=True)
+        )
+        if not per_period > 0:
+            raise ShapingError("trace: delivers no bytes over a whole period")
+        object.__setattr__(self, "_starts", tuple(starts))
+        object.__setattr__(self, "_per_period", per_period)
 
     def send_time(self, t0: float, n_bytes: int) -> float:
-        starts, period = self._scaled
+        starts: tuple[float, ...] = self._starts  # type: ignore[attr-defined]
+        per_period: float = self._per_period  # type: ignore[attr-defined]
+        period = starts[-1]
         t = t0
         remaining = float(n_bytes)
-        while remaining > 0:
-            rel = (t - self.origin) % period
-            i = min(bisect.bisect_right(starts, rel) - 1, len(self.durations_s) - 1)
-            seg_left = starts[i + 1] - rel
-            if seg_left <= 1e-12:  # float edge at a step boundary
-                t += 1e-9
-                continue
+        if remaining > 2 * per_period:
+            # any whole period, from any phase, delivers exactly per_period bytes
+            k = int(remaining // per_period) - 1
+            t += k * period
+            remaining -= k * per_period
+        if remaining <= 0:
+            return t
+        n = len(self.durations_s)
+        rel = (t - self.origin) % period
+        i = min(max(bisect.bisect_right(starts, rel) - 1, 0), n - 1)
+        seg_left = max(starts[i + 1] - rel, 0.0)
+        while True:  # at most ~2 periods of steps, thanks to the skip above
             rate = self.bytes_per_s[i]
-            if rate * seg_left >= remaining:
+            if rate > 0 and rate * seg_left >= remaining:
                 return t + remaining / rate
             remaining -= rate * seg_left
             t += seg_left
-        return t
+            i = (i + 1) % n
+            seg_left = starts[i + 1] - starts[i]
 
 
 def load_trace(
