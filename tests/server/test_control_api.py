@@ -152,3 +152,14 @@ def test_grant_parses_with_the_player(live: Backend, client: httpx.Client) -> No
         pathways = oca.pathways_from_grant(g, protocol=protocol)
         assert [p.id for p in pathways] == [p["id"] for p in g["pathways"]]
         assert pathways[0].manifest_url == g["manifests"][protocol]
+
+
+def test_steering_parses_with_the_player(live: Backend, client: httpx.Client) -> None:
+    sc = pytest.importorskip("player.steering_client")
+    g = client.post(live.grant_url("demo"), json=BODY).json()
+    url = f"{g['steering_uri']}&_HLS_pathway=edge-1&_HLS_throughput=5000000"
+    r = client.get(url)
+    assert r.status_code == 200
+    m = sc.parse_steering(r.content, url=url)
+    assert m.pathway_priority and set(m.pathway_priority) <= set(live.edge_urls)
+    assert m.reload_uri is not None and m.reload_uri.startswith(live.control_url)
