@@ -46,6 +46,7 @@ __all__ = [
     "OptimumRun",
     "PolicyAggregate",
     "RunResult",
+    "SessionFailure",
     "SessionRow",
     "aggregate",
     "attach_optimum",
@@ -289,6 +290,10 @@ class RunResult:
     workers: int
 
 
+class SessionFailure(RuntimeError):
+    """A session raised (a bug in the engine or a policy); the message names it."""
+
+
 # Worker state, set once per process by _init_worker (or in-process for workers=1).
 _STATE: dict[str, Any] = {}
 
@@ -310,7 +315,10 @@ def _session_task(policy: str, indices: list[int]) -> list[tuple[int, SessionRow
     for i in indices:
         d, tr = traces[i]
         c0 = clock()
-        res = replay(tr, video, factory, preset)
+        try:
+            res = replay(tr, video, factory, preset)
+        except Exception as exc:  # name the session: a bug must be findable in a long run
+            raise SessionFailure(f"{policy} on {d}/{tr.name}: {type(exc).__name__}: {exc}") from exc
         cpu = clock() - c0
         out.append((i, session_row(d, tr.name, policy, res), cpu))
     return out

@@ -28,6 +28,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SESSION_FIELDS",
     "build_document",
+    "markdown_table",
     "write_csv",
     "write_json",
 ]
@@ -145,3 +146,32 @@ def write_csv(path: str | Path, rows: Sequence[SessionRow]) -> None:
         w.writerow(["" if d[k] is None else repr(d[k]) if isinstance(d[k], float) else d[k]
                     for k in CSV_FIELDS])
     _atomic_write(Path(path), buf.getvalue())
+
+
+def _md(v: Any, spec: str, scale: float = 1.0) -> str:
+    return "—" if v is None else format(v * scale, spec)
+
+
+def markdown_table(doc: Mapping[str, Any]) -> str:
+    """The per-policy table of a results document as Markdown (what the CLI prints)."""
+    head = ("| policy | sessions | failed | mean QoE_lin | median QoE_lin | share of optimal "
+            "| mean/session ratio | bitrate kbps | rebuffer % | switches | startup s "
+            "| sessions/s (1 core) |")
+    lines = [head, "|---|" + "---:|" * 11]
+    for name, a in doc["policies"].items():
+        lines.append(
+            f"| {name} | {a['sessions']} | {a['failed']} | {_md(a['mean_qoe_lin'], '.2f')} "
+            f"| {_md(a['median_qoe_lin'], '.2f')} | {_md(a['share_of_optimal'], '.1%')} "
+            f"| {_md(a['mean_ratio_to_optimal'], '.1%')} "
+            f"| {_md(a['mean_bitrate_bps'], '.0f', 1e-3)} "
+            f"| {_md(a['rebuffer_ratio'], '.3f', 100.0)} | {_md(a['mean_switches'], '.1f')} "
+            f"| {_md(a['mean_startup_s'], '.2f')} | {_md(a['sessions_per_s'], '.0f')} |"
+        )
+    opt = doc.get("optimum")
+    if opt:
+        lines.append(
+            f"| offline optimum ({opt['model']}, grid {opt.get('grid_s')} s) | {opt['traces']} | "
+            f"| {_md(opt['mean_qoe_lin'], '.2f')} | {_md(opt['median_qoe_lin'], '.2f')} "
+            "| 100% | | | | | | |"
+        )
+    return "\n".join(lines) + "\n"

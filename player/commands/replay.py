@@ -143,6 +143,7 @@ class _Bar:
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TimeElapsedColumn(), TimeRemainingColumn(),
                 console=Console(file=sys.stderr), transient=True,
+                auto_refresh=False,  # no refresh thread: worker processes are forked
             )
             self.progress.start()
 
@@ -150,7 +151,13 @@ class _Bar:
         if self.progress is None:
             return None
         tid = self.progress.add_task(description, total=total)
-        return lambda n: self.progress.advance(tid, n)
+        self.progress.refresh()
+
+        def advance(n: int) -> None:
+            self.progress.advance(tid, n)
+            self.progress.refresh()
+
+        return advance
 
     def stop(self) -> None:
         if self.progress is not None:
@@ -166,8 +173,9 @@ def print_table(aggs: dict[str, Any], title: str, optimum: dict[str, Any] | None
     from rich.table import Table
 
     t = Table(title=title)
-    for col in ("policy", "sessions", "failed", "mean QoE_lin", "median QoE_lin", "share of optimal",
-                "bitrate kbps", "rebuffer %", "switches", "startup s", "sessions/s"):
+    for col in ("policy", "sessions", "failed", "mean QoE_lin", "median QoE_lin",
+                "share of optimal", "bitrate kbps", "rebuffer %", "switches", "startup s",
+                "sessions/s"):
         t.add_column(col, no_wrap=True, justify="left" if col == "policy" else "right")
     for name, a in aggs.items():
         t.add_row(
@@ -184,9 +192,9 @@ def print_table(aggs: dict[str, Any], title: str, optimum: dict[str, Any] | None
             _fmt(a.sessions_per_s, ".0f"),
         )
     if optimum is not None:
-        t.add_row("offline optimum", str(optimum["traces"]), "", _fmt(optimum["mean_qoe_lin"], ".2f"),
-                  _fmt(optimum["median_qoe_lin"], ".2f"), "100.0%", "", "", "", "", "",
-                  style="dim")
+        t.add_row("offline optimum", str(optimum["traces"]), "",
+                  _fmt(optimum["mean_qoe_lin"], ".2f"), _fmt(optimum["median_qoe_lin"], ".2f"),
+                  "100.0%", "", "", "", "", "", style="dim")
     console = Console()
     (console if console.is_terminal else Console(width=160)).print(t)
 

@@ -236,3 +236,14 @@ def test_load_video_from_an_hls_master_with_a_catalog_beside_it(tmp_path: Path) 
     (tmp_path / "catalog.json").unlink()
     with pytest.raises(VideoError, match="no catalog.json beside"):
         harness.load_video(str(tmp_path / "master.m3u8"))
+
+
+def test_markdown_table() -> None:
+    rows = (_row("a", 1.0, 2.0), _row("b", 3.0, 2.0))
+    aggs = harness.aggregate(RunResult(rows, {"a": 0.1, "b": 0.1}, 1.0, 1))
+    opt = {"traces": 1, "mean_qoe_lin": 2.0, "median_qoe_lin": 2.0, "model": "exact",
+           "grid_s": 0.2}
+    md = results_io.markdown_table(results_io.build_document({}, aggs, rows, opt))
+    lines = md.splitlines()
+    assert len(lines) == 5 and lines[2].startswith("| a | 1 | 0 | 1.00 |")
+    assert "50.0%" in lines[2] and "offline optimum (exact, grid 0.2 s)" in lines[4]
