@@ -503,10 +503,12 @@ def _optimum_key(trace: Trace, video: Video, preset: Preset, cfg: Any) -> str:
 
 
 _CODE_HASH: list[str] = []
+_ADAPTER_VERSION = "optimal-adapter/1"  # bump when optimal_config_for or the rescoring changes
 
 
 def _optimum_code_hash() -> str:
-    """A hash of the optimum's source (a changed solver invalidates cached results)."""
+    """A hash of the optimum's source and of this adapter's version (a changed solver
+    invalidates cached results)."""
     if not _CODE_HASH:
         import abr.optimal
 
@@ -516,7 +518,7 @@ def _optimum_code_hash() -> str:
             f = folder / name
             if f.is_file():
                 h.update(f.read_bytes())
-        h.update(Path(__file__).read_bytes())
+        h.update(_ADAPTER_VERSION.encode())
         _CODE_HASH.append(h.hexdigest()[:16])
     return _CODE_HASH[0]
 
