@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -61,7 +62,7 @@ from .session import Session, SessionResult
 from .states import FetchSegment, State
 from .steering_client import SteeringClient, SteeringManifest
 from .telemetry_bridge import TelemetryBridge, cmcd_for
-from .transport import HttpxTransport, Transport, TransportError
+from .transport import RETRYABLE_STATUSES, HttpxTransport, Transport, TransportError
 
 __all__ = ["PlaybackError", "Player", "SessionSummary", "play_sync"]
 
@@ -296,6 +297,7 @@ class Player:
         policy = policy_factory(cfg.policy, **dict(cfg.policy_config))()
         rules = (make_abandon_rule("buffer"),) if cfg.abandon else ()
         self.session = Session(self.media.video, policy, cfg.engine, rules)
+        self._seg_starts = [0.0, *itertools.accumulate(self.media.video.segment_durations_s)]
         start = cfg.start_position_s
         if start is None and cfg.resume.use_grant and self.grant:
             with contextlib.suppress(TypeError, ValueError):
@@ -539,7 +541,7 @@ class Player:
         jobs: list[Any] = [video]
         aidx = None
         if media.audio_urls:
-            aidx = media.audio_index(self.session._starts[action.segment_index])
+            aidx = media.audio_index(self._seg_starts[action.segment_index])
             jobs.append(self._audio(aidx))
         results = await asyncio.gather(*jobs)
         res = results[0]
@@ -570,7 +572,7 @@ class Player:
         if self.decoder is None or self.renderer is None or not isinstance(fetched.payload, dict):
             return
         p = fetched.payload
-        start = self.session._starts[action.segment_index]
+        start = self._seg_starts[action.segment_index]
         gen = self._decode_gen
         label = f"segment {action.segment_index} rung {action.rung}"
         fut = asyncio.ensure_future(self._decode(p, start, gen, label))
@@ -603,6 +605,10 @@ class Player:
 
     # --- failover and steering ---------------------------------------------------------
     def _on_failover(self, rec: FailoverRecord) -> None:
+        if rec.reason.startswith("http-4"):
+            status = rec.reason.removeprefix("http-")
+            if status.isdigit() and int(status) not in RETRYABLE_STATUSES:
+                return  # the edge answered (e.g. 404 for an optional file): it is not down
         self._demoted[rec.from_edge] = self._monotonic() + self.config.demote_s
         if rec.from_edge == self._serving:  # concurrent requests leaving the same edge: one event
             self._serving = rec.to_edge
