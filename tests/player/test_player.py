@@ -23,9 +23,11 @@ v0/playlist.m3u8
 #EXT-X-STREAM-INF:BANDWIDTH=400000,RESOLUTION=640x360
 v1/playlist.m3u8
 """
-MEDIA = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init.mp4\"\n" + "".join(
-    f"#EXTINF:2.0,\nseg-{i:05d}.m4s\n" for i in range(1, 5)
-) + "#EXT-X-ENDLIST\n"
+MEDIA = (
+    '#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI="init.mp4"\n'
+    + "".join(f"#EXTINF:2.0,\nseg-{i:05d}.m4s\n" for i in range(1, 5))
+    + "#EXT-X-ENDLIST\n"
+)
 
 
 class SlowMock(MockTransport):
