@@ -333,6 +333,7 @@ def _run_tasks(
     init_args: tuple[Any, ...],
     workers: int,
     progress: Progress | None,
+    on_result: Callable[[int, Any], None] | None = None,
 ) -> list[Any]:
     """Run ``(fn, args, units)`` tasks in-process (workers=1) or in a pool, results in order."""
     results: list[Any] = [None] * len(tasks)
@@ -342,6 +343,8 @@ def _run_tasks(
         try:
             for k, (fn, args, units) in enumerate(tasks):
                 results[k] = fn(*args)
+                if on_result:
+                    on_result(k, results[k])
                 if progress:
                     progress(units)
         finally:
@@ -364,6 +367,8 @@ def _run_tasks(
             for fut in done:
                 k = pending.pop(fut)
                 results[k] = fut.result()
+                if on_result:
+                    on_result(k, results[k])
                 if progress:
                     progress(tasks[k][2])
     return results
@@ -599,14 +604,20 @@ def compute_optimum(
     tasks: list[tuple[Callable[..., Any], tuple[Any, ...], int]] = [
         (_optimum_task, ([i], grid_s), 1) for i in missing
     ]
-    for chunk in _run_tasks(tasks, (traces, video, preset), workers, progress):
+    last_write = [time.perf_counter()]
+
+    def store(_: int, chunk: list[tuple[int, OptimumRow]]) -> None:
         for i, row in chunk:
             rows[i] = row
+            entries[keys[i]] = dataclasses.asdict(row)
+        if cache is not None and time.perf_counter() - last_write[0] > 30.0:
+            _write_cache(cache, entries)  # long runs keep what they solved if interrupted
+            last_write[0] = time.perf_counter()
+
+    _run_tasks(tasks, (traces, video, preset), workers, progress, store)
     wall = time.perf_counter() - wall0
     cpu = sum(rows[i].solve_s for i in missing)
     if cache is not None and missing:
-        for i in missing:
-            entries[keys[i]] = dataclasses.asdict(rows[i])
         _write_cache(cache, entries)
     return OptimumRun(rows, cached, exact, cpu, wall)
 
