@@ -242,13 +242,32 @@ def _merge(
     nb = int(bc.max()) + 1
     nu = int(uc.max()) + 1
     key = (r.astype(np.int64) * nu + uc) * nb + bc
-    order = np.lexsort((-s, key))
-    ks = key[order]
-    first = np.ones(len(ks), dtype=bool)
-    first[1:] = ks[1:] != ks[:-1]
-    if cfg.per_cell == 1:
-        keep = order[first]
+    if cfg.per_cell == 1:  # one sort, then each cell's (first) best state
+        order = np.argsort(key)
+        ks = key[order]
+        first = np.ones(len(ks), dtype=bool)
+        first[1:] = ks[1:] != ks[:-1]
+        starts = np.flatnonzero(first)
+        so = s[order]
+        grp = np.cumsum(first) - 1
+        cand = np.flatnonzero(so >= np.maximum.reduceat(so, starts)[grp])
+        # among equal best scores prefer the most slack: buffer minus position
+        gc = grp[cand]
+        lead = np.ones(len(cand), dtype=bool)
+        lead[1:] = gc[1:] != gc[:-1]
+        slack = (b - u)[order[cand]]
+        cstarts = np.flatnonzero(lead)
+        cgrp = np.cumsum(lead) - 1
+        best = np.flatnonzero(slack >= np.maximum.reduceat(slack, cstarts)[cgrp])
+        bg = cgrp[best]
+        lead2 = np.ones(len(best), dtype=bool)
+        lead2[1:] = bg[1:] != bg[:-1]
+        keep = order[cand[best[lead2]]]
     else:
+        order = np.lexsort((-s, key))
+        ks = key[order]
+        first = np.ones(len(ks), dtype=bool)
+        first[1:] = ks[1:] != ks[:-1]
         starts = np.flatnonzero(first)
         group_start = starts[np.cumsum(first) - 1]
         rank = np.arange(len(ks)) - group_start
@@ -273,7 +292,8 @@ def _pareto(r: np.ndarray, u: np.ndarray, b: np.ndarray, s: np.ndarray, cfg: Opt
     uc -= uc.min()
     group = r.astype(np.int64) * (int(uc.max()) + 1) + uc
     v = s + cfg.rebuffer_penalty * (u + b)
-    order = np.lexsort((-v, -s, group))
+    by_score = np.lexsort((-v, -s))
+    order = by_score[np.argsort(group[by_score], kind="stable")]
     g = group[order]
     vs = v[order]
     new = np.ones(len(g), dtype=bool)

@@ -1,8 +1,9 @@
 """Local search on a schedule, scored by the exact model (helper of :mod:`abr.optimal`).
 
 Starting from the dynamic program's schedule, try every single-chunk rung
-change (and then changes of two adjacent chunks), re-simulating exactly from
-the changed chunk on; accept strict improvements until none is left.
+change, then changes of two adjacent chunks by at most one rung each,
+re-simulating exactly from the changed chunk on; accept strict improvements
+until none is left (or ``max_rounds``).
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ class _Replayer:
         return score
 
 
+def _near(rung: int, m: int) -> range:
+    return range(max(rung - 1, 0), min(rung + 2, m))
+
+
 def polish_schedule(t: np.ndarray, bw: np.ndarray, sz: np.ndarray, q: np.ndarray,
                     rungs: list[int], cfg: OptimalConfig, max_rounds: int = 20) -> list[int]:
     """Improve ``rungs`` by exact-scored single and adjacent-pair changes."""
@@ -71,8 +76,10 @@ def polish_schedule(t: np.ndarray, bw: np.ndarray, sz: np.ndarray, q: np.ndarray
                 base = states[k]
                 orig = rungs[k:k + width]
                 best_combo = None
-                combos = ([(a,) for a in range(m)] if width == 1
-                          else [(a, c) for a in range(m) for c in range(m)])
+                if width == 1:
+                    combos = [(a,) for a in range(m)]
+                else:  # each of the two moves by at most one rung
+                    combos = [(a, c) for a in _near(orig[0], m) for c in _near(orig[1], m)]
                 for combo in combos:
                     if list(combo) == orig:
                         continue
