@@ -544,11 +544,16 @@ def _read_cache(path: Path) -> dict[str, Any]:
     return entries if isinstance(entries, dict) else {}
 
 
-def _write_cache(path: Path, entries: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"version": 1, "entries": entries}), encoding="utf-8")
-    os.replace(tmp, path)
+def _write_cache(path: Path, entries: dict[str, Any]) -> str | None:
+    """Write the cache atomically; the error message if it cannot be written (not fatal)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"version": 1, "entries": entries}), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        return f"cannot write the optimum cache {path}: {exc.strerror or exc}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -560,6 +565,7 @@ class OptimumRun:
     exact: bool
     cpu_s: float
     wall_s: float
+    cache_error: str | None = None
 
 
 def compute_optimum(
@@ -605,21 +611,23 @@ def compute_optimum(
         (_optimum_task, ([i], grid_s), 1) for i in missing
     ]
     last_write = [time.perf_counter()]
+    error: list[str | None] = [None]
 
     def store(_: int, chunk: list[tuple[int, OptimumRow]]) -> None:
         for i, row in chunk:
             rows[i] = row
             entries[keys[i]] = dataclasses.asdict(row)
         if cache is not None and time.perf_counter() - last_write[0] > 30.0:
-            _write_cache(cache, entries)  # long runs keep what they solved if interrupted
+            # long runs keep what they solved if interrupted
+            error[0] = _write_cache(cache, entries) or error[0]
             last_write[0] = time.perf_counter()
 
     _run_tasks(tasks, (traces, video, preset), workers, progress, store)
     wall = time.perf_counter() - wall0
     cpu = sum(rows[i].solve_s for i in missing)
     if cache is not None and missing:
-        _write_cache(cache, entries)
-    return OptimumRun(rows, cached, exact, cpu, wall)
+        error[0] = _write_cache(cache, entries) or error[0]
+    return OptimumRun(rows, cached, exact, cpu, wall, error[0])
 
 
 def attach_optimum(

@@ -204,6 +204,7 @@ def run(args: argparse.Namespace) -> int:
     from player.presets import get_preset
 
     wall0 = time.perf_counter()
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         preset = get_preset(args.preset)
     except ValueError as exc:
@@ -243,6 +244,8 @@ def run(args: argparse.Namespace) -> int:
                                               workers=workers, progress=progress,
                                               grid_s=args.optimal_grid)
             result = harness.attach_optimum(result, traces, optimum)
+            if optimum.cache_error:
+                print(f"abrkit replay: warning: {optimum.cache_error}", file=sys.stderr)
     except ReplayError as exc:
         bar.stop()
         return _error(str(exc).splitlines()[0])
@@ -286,7 +289,7 @@ def run(args: argparse.Namespace) -> int:
     meta = {
         "abrkit_version": _version(),
         "command": command_line(args),
-        "started_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "started_utc": started,
         "preset": preset.name,
         "video": {"spec": args.video, "name": video.name, "segments": video.segment_count,
                   "segment_duration_s": video.segment_duration_s,

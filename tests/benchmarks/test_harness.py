@@ -247,3 +247,12 @@ def test_markdown_table() -> None:
     lines = md.splitlines()
     assert len(lines) == 5 and lines[2].startswith("| a | 1 | 0 | 1.00 |")
     assert "50.0%" in lines[2] and "offline optimum (exact, grid 0.2 s)" in lines[4]
+
+
+def test_an_unwritable_cache_is_reported_not_fatal(data: dict[str, Path], tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    traces = harness.load_traces([data["traces"]], limit=1)
+    video = harness.load_video(str(data["video"]))
+    got = harness.compute_optimum(traces, video, "pensieve", cache=blocker / "c.json")
+    assert got.cache_error is not None and "c.json" in got.cache_error and len(got.rows) == 1
