@@ -35,6 +35,7 @@ def test_end_to_end(
 ) -> None:
     out, table = tmp_path / "r.json", tmp_path / "r.csv"
     code = _run(data, "--policy", "bba,robustmpc", "--limit", "3", "--workers", "2",
+                "--preset", "pensieve",
                 "--optimal", "--out", str(out), "--csv", str(table), "--plot", str(tmp_path / "p"))
     printed = capsys.readouterr()
     assert code == 0, printed.err

@@ -33,8 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            "or title dir, or an .mpd/.m3u8 path or URL with a catalog.json beside it")
     a("--policy", required=True, metavar="NAMES",
       help="comma-separated ABR policy names from the registry, or 'all'")
-    a("--preset", default="pensieve", metavar="NAME",
-      help="replay preset: pensieve (default) or realistic")
+    a("--preset", default="realistic", metavar="NAME",
+      help="replay preset: realistic (default, the library's) or pensieve (the literature's)")
     a("--optimal", action="store_true",
       help="also compute the offline optimum per trace (cached) and each policy's share of it")
     a("--optimal-cache", type=Path, metavar="FILE", default=None,
