@@ -41,6 +41,7 @@ from .catalog import (
     write_done_marker,
 )
 from .demo_source import DEMO_DURATION, DEMO_HEIGHT, DEMO_WIDTH, write_demo_source
+from .encrypt import EncryptOptions, Encryption
 from .ladder import DEFAULT_LADDER, Rung, ScaledRung, fit_ladder, validate_ladder
 from .manifests import render_manifests
 from .probe import SourceInfo, fingerprint, probe
@@ -136,6 +137,7 @@ def package(
     ladder: tuple[Rung, ...] = DEFAULT_LADDER,
     title: str | None = None,
     progress: Progress | None = None,
+    encrypt: EncryptOptions | None = None,
 ) -> Catalog:
     """Package ``source`` (``None``: the built-in demo clip) into ``out/<title>/``.
 
@@ -143,6 +145,7 @@ def package(
     taller than the source are dropped. Renditions already packaged with the
     same settings are reused. Returns the title's :class:`Catalog` (also written
     to ``catalog.json``). Raises :class:`server.errors.PackagerError` on bad input.
+    ``encrypt``: CENC or HLS AES-128 (see :mod:`server.packager.encrypt`).
     """
     if not isinstance(segment_seconds, int | float) or not segment_seconds > 0:
         raise PackagerError(f"segment seconds must be > 0, got {segment_seconds!r}",
@@ -164,6 +167,7 @@ def package(
         source_label = str(source)
     info = probe(source) if source is not None else None  # bad input fails before any output
     title_dir = out / title
+    crypt = encrypt.resolve(title, out) if encrypt is not None else None
     try:
         with _locked(title_dir):
             if info is None:
@@ -173,7 +177,7 @@ def package(
                     write_demo_source(source, progress=cb)
                 info = probe(source)
             return _package_locked(info, title_dir, title, source_label, segment_seconds,
-                                   ladder, progress)
+                                   ladder, progress, crypt)
     except OSError as exc:  # output directory not writable, disk full, ...
         raise PackagerError(f"cannot write the title: {exc}", where=str(title_dir)) from exc
 
@@ -181,6 +185,7 @@ def package(
 def _package_locked(
     info: SourceInfo, title_dir: Path, title: str, source_label: str,
     segment_seconds: float, ladder: tuple[Rung, ...], progress: Progress | None,
+    crypt: Encryption | None = None,
 ) -> Catalog:
     _clean_leftovers(title_dir)
     fps = info.frame_rate
@@ -188,7 +193,8 @@ def _package_locked(
     fprint = fingerprint(info.path)
     rungs = fit_ladder(ladder, info.width, info.height, info.sar)
     common = {"v": PACKAGER_VERSION, "source": fprint, "gop": gop, "fps": str(fps),
-              "libav": list(av.library_versions.get("libavcodec", ()))}
+              "libav": list(av.library_versions.get("libavcodec", ())),
+              **({"encryption": crypt.fingerprint} if crypt else {})}
 
     def rung_hash(r: ScaledRung) -> str:
         return _hash({**common, "kind": "video", "id": r.id, "w": r.width, "h": r.height,
@@ -222,6 +228,8 @@ def _package_locked(
             hashes = {r.id: (d, h) for r, d, h in todo_video}
             if audio_todo:
                 hashes["aac"] = audio_todo
+            if crypt is not None:
+                results = [crypt.apply(r, hashes[r.id][0], gop / float(fps)) for r in results]
             for res in results:
                 tmp, h = hashes[res.id]
                 kind_dir = "video" if res.kind == "video" else "audio"
@@ -264,7 +272,10 @@ def _package_locked(
     old = _existing_catalog(title_dir)
     if old is not None and old.get("settings_hash") == settings_hash:
         catalog = _with_created(catalog, old.get("created", catalog.created))
-    for name, text in render_manifests(catalog).items():
+    if crypt is not None and crypt.scheme == "aes-128":
+        (title_dir / catalog.dash).unlink(missing_ok=True)  # AES-128 is HLS only
+    render = crypt.render_manifests if crypt is not None else render_manifests
+    for name, text in render(catalog).items():
         atomic_write(title_dir / name, text)
     atomic_write(title_dir / CATALOG_NAME, json.dumps(catalog.to_json(), indent=1) + "\n")
     return catalog
