@@ -26,23 +26,25 @@ Example (the Pensieve setup; ``sizes[segment][rung]`` in bytes)::
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .optimal_polish import polish_schedule
 from .optimal_sim import (
     PENSIEVE,
     ChunkOutcome,
     CumulativeCurve,
+    FloatSeq,
     OptimalConfig,
     OptimalError,
     SimulationResult,
+    SizeTable,
     simulate_schedule,
     validate_inputs,
 )
-from .optimal_polish import polish_schedule
 
 __all__ = [
     "PENSIEVE",
@@ -74,14 +76,14 @@ class OptimalResult:
 
     @property
     def switches(self) -> int:
-        return sum(1 for a, b in zip(self.rungs, self.rungs[1:]) if a != b)
+        return sum(1 for a, b in zip(self.rungs, self.rungs[1:], strict=False) if a != b)
 
 
 def optimal_schedule(
-    times_s: Sequence[float],
-    bandwidth_bps: Sequence[float],
-    sizes: Sequence[Sequence[float]],
-    bitrates_bps: Sequence[float],
+    times_s: FloatSeq,
+    bandwidth_bps: FloatSeq,
+    sizes: SizeTable,
+    bitrates_bps: FloatSeq,
     config: OptimalConfig | None = None,
     *,
     clock: Callable[[], float] | None = None,
@@ -135,7 +137,7 @@ def optimal_schedule(
 def _best_constant(
     t: np.ndarray, bw: np.ndarray, sz: np.ndarray, rates: np.ndarray, cfg: OptimalConfig
 ) -> tuple[list[int], SimulationResult]:
-    """Best constant-rung schedule, exactly scored: the floor every DP state must be able to beat."""
+    """Best constant-rung schedule, exactly scored: the floor every DP state must beat."""
     n_seg, n_rungs = sz.shape
     best: tuple[list[int], SimulationResult] | None = None
     for rung in range(n_rungs):
@@ -277,7 +279,9 @@ def _merge(
     return r[keep], u[keep], b[keep], s[keep], parent[keep]
 
 
-def _pareto(r: np.ndarray, u: np.ndarray, b: np.ndarray, s: np.ndarray, cfg: OptimalConfig) -> np.ndarray:
+def _pareto(
+    r: np.ndarray, u: np.ndarray, b: np.ndarray, s: np.ndarray, cfg: OptimalConfig
+) -> np.ndarray:
     """Indices of states not dominated within their (rung, position cell).
 
     A state A dominates B from the same position when ``s_A >= s_B`` and

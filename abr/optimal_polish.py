@@ -20,8 +20,9 @@ _State = tuple[int, float, float, float, int]  # pointer, last_time, buffer, sco
 class _Replayer:
     """Exact simulation with the state before every chunk cached, so a suffix can be replayed."""
 
-    def __init__(self, t: np.ndarray, bw: np.ndarray, sz: np.ndarray, q: np.ndarray,
-                 cfg: OptimalConfig) -> None:
+    def __init__(
+        self, t: np.ndarray, bw: np.ndarray, sz: np.ndarray, q: np.ndarray, cfg: OptimalConfig
+    ) -> None:
         self.cursor = _TraceCursor(t, bw, cfg.payload_factor)
         self.sz = sz.tolist()
         self.q = q.tolist()
@@ -31,7 +32,12 @@ class _Replayer:
         cfg, q, sz, cur = self.cfg, self.q, self.sz, self.cursor
         cur.ptr, cur.last = state[0], state[1]
         buffer, score, prev = state[2], state[3], state[4]
-        lat, dur, cap, step = cfg.latency_s, cfg.segment_duration_s, cfg.buffer_cap_s, cfg.sleep_step_s
+        lat, dur, cap, step = (
+            cfg.latency_s,
+            cfg.segment_duration_s,
+            cfg.buffer_cap_s,
+            cfg.sleep_step_s,
+        )
         pen, swp, first_scored = cfg.rebuffer_penalty, cfg.switch_penalty, cfg.first_scored_chunk
         adv = cfg.latency_advances_trace and lat > 0
         for k in range(k0, len(rungs)):
@@ -58,8 +64,15 @@ def _near(rung: int, m: int) -> range:
     return range(max(rung - 1, 0), min(rung + 2, m))
 
 
-def polish_schedule(t: np.ndarray, bw: np.ndarray, sz: np.ndarray, q: np.ndarray,
-                    rungs: list[int], cfg: OptimalConfig, max_rounds: int = 20) -> list[int]:
+def polish_schedule(
+    t: np.ndarray,
+    bw: np.ndarray,
+    sz: np.ndarray,
+    q: np.ndarray,
+    rungs: list[int],
+    cfg: OptimalConfig,
+    max_rounds: int = 20,
+) -> list[int]:
     """Improve ``rungs`` by exact-scored single and adjacent-pair changes."""
     rep = _Replayer(t, bw, sz, q, cfg)
     n, m = len(rungs), sz.shape[1]
@@ -74,8 +87,9 @@ def polish_schedule(t: np.ndarray, bw: np.ndarray, sz: np.ndarray, q: np.ndarray
             k = lo
             while k + width <= n:
                 base = states[k]
-                orig = rungs[k:k + width]
+                orig = rungs[k : k + width]
                 best_combo = None
+                combos: list[tuple[int, ...]]
                 if width == 1:
                     combos = [(a,) for a in range(m)]
                 else:  # each of the two moves by at most one rung
@@ -83,16 +97,16 @@ def polish_schedule(t: np.ndarray, bw: np.ndarray, sz: np.ndarray, q: np.ndarray
                 for combo in combos:
                     if list(combo) == orig:
                         continue
-                    rungs[k:k + width] = combo
+                    rungs[k : k + width] = combo
                     score = rep.run(base, k, rungs, None)
                     if score > best + 1e-9:
                         best, best_combo = score, combo
                 if best_combo is not None:
-                    rungs[k:k + width] = best_combo
+                    rungs[k : k + width] = best_combo
                     rep.run(base, k, rungs, states)
                     improved = True
                 else:
-                    rungs[k:k + width] = orig
+                    rungs[k : k + width] = orig
                 k += 1
         if not improved:
             break

@@ -37,6 +37,9 @@ import numpy as np
 
 from .errors import AbrError
 
+FloatSeq = Sequence[float] | np.ndarray
+SizeTable = Sequence[Sequence[float]] | np.ndarray
+
 
 class OptimalError(AbrError, ValueError):
     """The trace, ladder, sizes or configuration given to the optimum are invalid."""
@@ -84,7 +87,7 @@ class OptimalConfig:
             if not ok:
                 raise OptimalError(f"OptimalConfig.{name} is out of range: {getattr(self, name)!r}")
 
-    def utilities(self, bitrates_bps: Sequence[float]) -> np.ndarray:
+    def utilities(self, bitrates_bps: FloatSeq) -> np.ndarray:
         if self.quality is not None:
             if len(self.quality) != len(bitrates_bps):
                 raise OptimalError("OptimalConfig.quality needs one value per rung")
@@ -121,10 +124,10 @@ class SimulationResult:
 
 
 def validate_inputs(
-    times_s: Sequence[float],
-    bandwidth_bps: Sequence[float],
-    sizes: Sequence[Sequence[float]],
-    bitrates_bps: Sequence[float],
+    times_s: FloatSeq,
+    bandwidth_bps: FloatSeq,
+    sizes: SizeTable,
+    bitrates_bps: FloatSeq,
     config: OptimalConfig,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     t = np.asarray(times_s, dtype=np.float64)
@@ -159,7 +162,7 @@ class _TraceCursor:
 
     __slots__ = ("t", "bw", "n", "ptr", "last", "pf")
 
-    def __init__(self, t: Sequence[float], bw: Sequence[float], payload_factor: float) -> None:
+    def __init__(self, t: FloatSeq, bw: FloatSeq, payload_factor: float) -> None:
         self.t = list(map(float, t))
         self.bw = list(map(float, bw))
         self.n = len(self.t)
@@ -205,7 +208,9 @@ class _TraceCursor:
             self._advance_pointer()
 
 
-def _check_rungs(rungs: Sequence[int], n_segments: int, n_rungs: int, config: OptimalConfig) -> None:
+def _check_rungs(
+    rungs: Sequence[int], n_segments: int, n_rungs: int, config: OptimalConfig
+) -> None:
     if len(rungs) != n_segments:
         raise OptimalError(f"a schedule needs {n_segments} rungs, got {len(rungs)}")
     if any(not 0 <= int(r) < n_rungs for r in rungs):
@@ -215,10 +220,10 @@ def _check_rungs(rungs: Sequence[int], n_segments: int, n_rungs: int, config: Op
 
 
 def simulate_schedule(
-    times_s: Sequence[float],
-    bandwidth_bps: Sequence[float],
-    sizes: Sequence[Sequence[float]],
-    bitrates_bps: Sequence[float],
+    times_s: FloatSeq,
+    bandwidth_bps: FloatSeq,
+    sizes: SizeTable,
+    bitrates_bps: FloatSeq,
     rungs: Sequence[int],
     config: OptimalConfig = PENSIEVE,
 ) -> SimulationResult:

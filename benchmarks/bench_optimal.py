@@ -40,7 +40,7 @@ def load_video(folder: Path, chunks: int = 48) -> list[list[int]]:
         [int(x) for x in (folder / f"video_size_{i}").read_text().split()][:chunks]
         for i in range(len(PENSIEVE_BPS))
     ]
-    return [list(row) for row in zip(*cols)]
+    return [list(row) for row in zip(*cols, strict=True)]
 
 
 def load_trace(path: Path) -> tuple[list[float], list[float]]:
@@ -67,7 +67,8 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} CPUs (nproc), {cpu}, Python {platform.python_version()}, {platform.system()}"
+    py = platform.python_version()
+    return f"{os.cpu_count()} CPUs (nproc), {cpu}, Python {py}, {platform.system()}"
 
 
 def peak_rss_mb() -> float:
@@ -76,7 +77,9 @@ def peak_rss_mb() -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_optimal", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench_optimal", description=__doc__.split("\n")[0]
+    )
     ap.add_argument("--traces", type=Path, default=SHARED / "pensieve_train")
     ap.add_argument("--video", type=Path, default=SHARED / "pensieve_video")
     ap.add_argument("--grid", type=float, default=PENSIEVE.grid_s)
@@ -108,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         "# Offline-optimal bound (abr/optimal.py)",
         "",
         f"Command: `python -m benchmarks.bench_optimal --traces {args.traces.name}"
-        f" --grid {args.grid}" + (f" --refine {' '.join(map(str, args.refine))}" if args.refine else "") + "`",
+        f" --grid {args.grid}"
+        + (f" --refine {' '.join(map(str, args.refine))}" if args.refine else "")
+        + "`",
         f"Machine: {machine()}; one core (single-threaded numpy).",
         f"Setup: Pensieve preset (QOE.md), {len(sizes)} chunks, ladder "
         f"{', '.join(str(int(b / 1e3)) for b in PENSIEVE_BPS)} kbps; grid {cfg.grid_s} s"
@@ -125,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{statistics.median(secs):.2f} / {max(secs):.2f} |",
         f"| total seconds | {sum(secs):.1f} |",
         f"| largest DP state set after one chunk | {max(r.states for _, r in rows)} |",
-        f"| peak RSS of the process (getrusage) | {peak:.0f} MB (after imports and loading: {rss_before:.0f} MB) |",
+        f"| peak RSS of the process (getrusage) | {peak:.0f} MB"
+        f" (after imports and loading: {rss_before:.0f} MB) |",
         "",
         "## Calibration (QOE.md: schedules scoring at least these exist)",
         "",

@@ -116,7 +116,12 @@ def test_latency_advancing_the_trace() -> None:
     # latency does not move the trace: 0.5 s at 1e6, then 0.5 s at 1e6 (ends at 1.0)
     assert [x.delay_s for x in still.chunks] == pytest.approx([1.0, 1.0])
     moving = simulate_schedule(
-        times, bw, sizes, [1e6], [0, 0], OptimalConfig(**{**_fields(PLAIN), "latency_advances_trace": True})
+        times,
+        bw,
+        sizes,
+        [1e6],
+        [0, 0],
+        OptimalConfig(**{**_fields(PLAIN), "latency_advances_trace": True}),
     )
     # request at 0, transfer 0.5..1.0 (1e6 B/s); next request at 1.0, transfer 1.5..2.5
     assert [x.delay_s for x in moving.chunks] == pytest.approx([1.0, 1.5])
@@ -192,7 +197,9 @@ def _brute_force(times, bw, sizes, bitrates, cfg) -> float:
     for tail in itertools.product(range(n_rungs), repeat=n_seg - 1):
         heads = [cfg.first_rung] if cfg.first_rung is not None else range(n_rungs)
         for head in heads:
-            best = max(best, simulate_schedule(times, bw, sizes, bitrates, [head, *tail], cfg).score)
+            best = max(
+                best, simulate_schedule(times, bw, sizes, bitrates, [head, *tail], cfg).score
+            )
     return best
 
 
@@ -226,7 +233,7 @@ def _buffer_based(times, bw, sizes, bitrates, cfg) -> list[int]:
     n_seg, n_rungs = sizes.shape
     rungs = [cfg.first_rung if cfg.first_rung is not None else 0]
     for k in range(1, n_seg):
-        buf = simulate_schedule(times, bw, sizes[: k], bitrates, rungs, cfg).chunks[-1].buffer_s
+        buf = simulate_schedule(times, bw, sizes[:k], bitrates, rungs, cfg).chunks[-1].buffer_s
         if buf < 5.0:
             r = 0
         elif buf >= 15.0:
@@ -261,15 +268,17 @@ def test_quality_override_and_clock() -> None:
     )
     assert res.solve_s == pytest.approx(2.5)
     assert all(c.quality in (1.0, 2.0, 3.0) for c in res.chunks)
-    assert res.switches == sum(1 for a, b in zip(res.rungs, res.rungs[1:]) if a != b)
+    assert res.switches == sum(1 for a, b in zip(res.rungs, res.rungs[1:], strict=False) if a != b)
 
 
 # ---------------------------------------------------------------- calibration (QOE.md)
 
 
 def _load_video() -> list[list[int]]:
-    cols = [[int(x) for x in (VIDEO / f"video_size_{i}").read_text().split()][:48] for i in range(6)]
-    return [list(row) for row in zip(*cols)]
+    cols = [
+        [int(x) for x in (VIDEO / f"video_size_{i}").read_text().split()][:48] for i in range(6)
+    ]
+    return [list(row) for row in zip(*cols, strict=True)]
 
 
 def _load_trace(name: str) -> tuple[list[float], list[float]]:
@@ -299,7 +308,8 @@ def test_calibration_facebook() -> None:
 @needs_traces
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "name", ["bus.ljansbakken-oslo-report.2010-09-28_1407CEST.log", "trace_10322_http---edition.cnn.com"]
+    "name",
+    ["bus.ljansbakken-oslo-report.2010-09-28_1407CEST.log", "trace_10322_http---edition.cnn.com"],
 )
 def test_calibration_slow(name: str) -> None:
     _check_calibration(name)
