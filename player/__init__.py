@@ -5,6 +5,12 @@
     load_trace / load_trace_dir, load_pensieve_video / load_sabre_movie / video_from_presentation
     Link, NetworkConfig                         the replay network model
 
+Real playback (imported on first use, so ``import player`` stays light for replay)::
+
+    Player.open(url, PlayerConfig(...)) -> Player; play_sync(url, config) -> SessionSummary
+    PlayerConfig, DecodeConfig, TelemetryConfig, ResumeConfig, GrantRequest
+    RealtimeDriver, ScaledClock, AutojumpClock  the wall-clock (or virtual) driver
+
 Errors: :mod:`player.errors` (root :class:`PlayerError`).
 """
 
@@ -91,3 +97,30 @@ __all__ = [
     "replay_many",
     "video_from_presentation",
 ]
+
+_LAZY = {
+    "AutojumpClock": "player.realtime",
+    "DecodeConfig": "player.config",
+    "GrantRequest": "player.config",
+    "PlaybackError": "player.player",
+    "Player": "player.player",
+    "PlayerConfig": "player.config",
+    "RealtimeDriver": "player.realtime",
+    "ResumeConfig": "player.config",
+    "ScaledClock": "player.realtime",
+    "SessionSummary": "player.player",
+    "TelemetryConfig": "player.config",
+    "play_sync": "player.player",
+}
+__all__ += sorted(_LAZY)
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'player' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
