@@ -27,17 +27,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--title", metavar="NAME",
                         help="title name (default: the source file's stem, or 'demo')")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
+    parser.add_argument("--encrypt", choices=("cenc", "aes-128"),
+                        help="cenc: CENC CMAF with ClearKey (DASH + HLS); aes-128: HLS "
+                             "full-segment AES-128 (no MPD); see docs/drm.md")
+    parser.add_argument("--key-store", type=Path, metavar="FILE",
+                        help="server key store (default $ABRKIT_KEY_STORE or "
+                             "$ABRKIT_CACHE/keys/keystore.json); never inside --out")
+    parser.add_argument("--licence-url", metavar="URL",
+                        help="licence URL written into manifests, '{title}' is replaced "
+                             "(default http://127.0.0.1:8100/licence/{title})")
+    parser.add_argument("--key-per-track", action="store_true",
+                        help="one key per track (video, audio) instead of one per title")
 
 
 def run(args: argparse.Namespace) -> int:
     from server.errors import PackagerError
     from server.packager import DEFAULT_LADDER, package, parse_ladder
+    from server.packager.encrypt import EncryptOptions
 
     try:
         ladder = parse_ladder(args.ladder) if args.ladder is not None else DEFAULT_LADDER
+        encrypt = None
+        if args.encrypt:
+            from drm import default_key_store_path
+
+            encrypt = EncryptOptions(args.encrypt, args.key_store or default_key_store_path(),
+                                     args.licence_url, args.key_per_track)
         with _progress(enabled=not args.quiet and sys.stderr.isatty()) as progress:
             catalog = package(args.source, args.out, segment_seconds=args.segment_seconds,
-                              ladder=ladder, title=args.title, progress=progress)
+                              ladder=ladder, title=args.title, progress=progress,
+                              encrypt=encrypt)
     except PackagerError as exc:
         print(f"abrkit package: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
