@@ -169,14 +169,18 @@ def _dynamic_program(
         cand = all_rungs if (k > 0 or cfg.first_rung is None) else np.array([cfg.first_rung])
         r, u, b, s, parent = _expand(curve, sz[k], q, cfg, k, r, u, b, s, cand)
         # cut states whose score plus the best conceivable future cannot reach the floor
-        future = (n_seg - 1 - k) * float(q.max())
+        # (a chunk's reward is at most q.max(): the penalties are non-negative)
+        future = max(n_seg - max(k + 1, cfg.first_scored_chunk), 0) * float(q.max())
         alive = s + future >= floor_score - 1e-6
         r, u, b, s, parent = r[alive], u[alive], b[alive], s[alive], parent[alive]
         if len(r) == 0:
             return None, float("nan"), max_states
         r, u, b, s, parent = _merge(r, u, b, s, parent, cfg)
-        parents.append(parent)
-        chosen.append(r)
+        if len(r) > cfg.max_states:  # beam guard for very large instances
+            top = np.sort(np.argpartition(-s, cfg.max_states - 1)[: cfg.max_states])
+            r, u, b, s, parent = r[top], u[top], b[top], s[top], parent[top]
+        parents.append(parent.astype(np.int32))
+        chosen.append(r.astype(np.int16))
         max_states = max(max_states, len(r))
     best = int(np.argmax(s))
     dp_score = float(s[best])

@@ -68,6 +68,7 @@ class OptimalConfig:
     # solver
     grid_s: float = 0.2  # cell size of trace position and buffer in the DP
     per_cell: int = 1  # states kept per (rung, position, buffer) cell
+    max_states: int = 200_000  # beam guard: keep at most this many best-scored states per chunk
     refine_grids_s: tuple[float, ...] = (0.1,)  # further DP passes (best exact result wins)
     polish: bool = True  # local search on the DP's schedule, re-simulated exactly
 
@@ -79,8 +80,11 @@ class OptimalConfig:
             "buffer_cap_s": self.buffer_cap_s > 0,
             "sleep_step_s": self.sleep_step_s > 0,
             "first_scored_chunk": self.first_scored_chunk >= 0,
+            "rebuffer_penalty": self.rebuffer_penalty >= 0,
+            "switch_penalty": self.switch_penalty >= 0,
             "grid_s": self.grid_s > 0,
             "per_cell": self.per_cell >= 1,
+            "max_states": self.max_states >= 1,
             "refine_grids_s": all(g > 0 for g in self.refine_grids_s),
         }
         for name, ok in checks.items():

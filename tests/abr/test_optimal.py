@@ -313,3 +313,15 @@ def test_calibration_facebook() -> None:
 )
 def test_calibration_slow(name: str) -> None:
     _check_calibration(name)
+
+
+def test_beam_guard_and_log_quality_still_beat_constants() -> None:
+    rng = np.random.default_rng(11)
+    times, bw, sizes, bitrates = _random_instance(rng, 10, 4)
+    q = tuple(float(np.log(b / bitrates[0])) for b in bitrates)  # QoE_log utilities
+    cfg = OptimalConfig(first_rung=None, quality=q, rebuffer_penalty=2.66, max_states=5)
+    res = optimal_schedule(times, bw, sizes, bitrates, cfg)
+    assert res.states <= 5
+    for rung in range(4):
+        const = simulate_schedule(times, bw, sizes, bitrates, [rung] * 10, cfg).score
+        assert res.score >= const - 1e-9
