@@ -87,7 +87,7 @@ def first_frame(http: httpx.Client, grant: dict, encrypted: bool) -> tuple[float
     seg = http.get(r.segments.segments[0].url).content
     if encrypted:
         assert read_tenc(init)
-    with av.open(io.BytesIO(init + seg), format="mp4", options=opts) as c:
+    with av.open(io.BytesIO(init + seg), "r", format="mp4", options=opts) as c:
         next(iter(c.decode(video=0)))
     ttff = time.perf_counter() - t0
     if client is not None:

@@ -128,7 +128,7 @@ def decode_segment(
     opts = demuxer_options(key) if key is not None else {}
     frames: list[Any] = []
     try:
-        with av.open(io.BytesIO(init + segment), format="mp4", options=opts) as c:
+        with av.open(io.BytesIO(init + segment), "r", format="mp4", options=opts) as c:
             streams = c.streams.video if kind == "video" else c.streams.audio
             if not streams:
                 raise DecryptError(f"no {kind} stream", kid=kid, segment=name)

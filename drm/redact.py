@@ -39,10 +39,7 @@ def redact(text: str, keys: Iterable[bytes] = ()) -> str:
 def contains_key_material(text: str, keys: Iterable[bytes]) -> bool:
     """True if any form of any of ``keys`` occurs in ``text`` (hex case-insensitively)."""
     low = text.lower()
-    for key in keys:
-        if key.hex() in low or any(form in text for form in key_forms(key)):
-            return True
-    return False
+    return any(key.hex() in low or any(f in text for f in key_forms(key)) for key in keys)
 
 
 class RedactingFilter(logging.Filter):

@@ -206,7 +206,7 @@ def _muxer_options(key: ContentKey) -> dict[str, str]:
 
 
 def _remux(src_bytes: bytes, out: av.container.OutputContainer, kind: str) -> None:
-    with av.open(io.BytesIO(src_bytes), format="mp4") as src:
+    with av.open(io.BytesIO(src_bytes), "r", format="mp4") as src:
         ist = src.streams.video[0] if kind == "video" else src.streams.audio[0]
         ost = out.add_stream_from_template(ist)
         for packet in src.demux(ist):
@@ -251,8 +251,10 @@ def _cenc_rendition(res: EncodedRendition, directory: Path, key: ContentKey,
     segs: list[SegmentFile] = []
     for s, frag in zip(res.segments, frags, strict=True):
         info = fmp4.parse_fragment(frag, init)
-        if abs(info.decode_time / ts - s.start) > 1e-6 or abs(info.duration / ts - s.duration) > 1e-6:
-            raise PackagerError(f"CENC remux moved segment {s.number}", where=f"{res.kind}/{res.id}")
+        moved = abs(info.decode_time / ts - s.start) + abs(info.duration / ts - s.duration)
+        if moved > 1e-6:
+            raise PackagerError(f"CENC remux moved segment {s.number}",
+                                where=f"{res.kind}/{res.id}")
         (directory / segment_name(s.number)).write_bytes(frag)
         segs.append(replace(s, size=len(frag)))
     (directory / "init.mp4").write_bytes(init)

@@ -41,7 +41,7 @@ from .catalog import (
     write_done_marker,
 )
 from .demo_source import DEMO_DURATION, DEMO_HEIGHT, DEMO_WIDTH, write_demo_source
-from .encrypt import EncryptOptions, Encryption
+from .encrypt import Encryption, EncryptOptions
 from .ladder import DEFAULT_LADDER, Rung, ScaledRung, fit_ladder, validate_ladder
 from .manifests import render_manifests
 from .probe import SourceInfo, fingerprint, probe

@@ -174,7 +174,8 @@ def test_heartbeat_and_release():
 
 def test_malformed_response_is_a_licence_error_without_keys():
     def bad(request):
-        return httpx.Response(200, json={"keys": [{"kty": "oct", "kid": "x", "k": b64url_encode(KEY)}]})
+        jwk = {"kty": "oct", "kid": "x", "k": b64url_encode(KEY)}
+        return httpx.Response(200, json={"keys": [jwk]})
 
     c, _, _ = client(bad)
     with pytest.raises(LicenceError) as info:

@@ -92,7 +92,8 @@ def test_other_titles_kid_and_bad_bodies(env):
     r = ask(http, token(), other.kid)
     assert r.status_code == 403 and r.json()["error"] == "unknown_kid"
     assert not contains_key_material(r.text, [other.key, key.key])
-    r = http.post("/licence/t", json={"kids": ["!!"]}, headers={"Authorization": f"Bearer {token()}"})
+    auth = {"Authorization": f"Bearer {token()}"}
+    r = http.post("/licence/t", json={"kids": ["!!"]}, headers=auth)
     assert r.status_code == 422 and r.json()["where"] == "kids[0]"
     r = http.post("/licence/t", content=b"{", headers={"Authorization": f"Bearer {token()}"})
     assert r.status_code == 422
