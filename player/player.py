@@ -179,6 +179,7 @@ class Player:
         self._edges: dict[str, int] = {}
         self._decode_gen = 0
         self._summary: SessionSummary | None = None
+        self._io_closed = False
         self._timings = _Timings()
         self._start_position = 0.0
         self._wall: Callable[[], float] = time.time
@@ -336,7 +337,7 @@ class Player:
                 interval_s=cfg.resume.progress_interval_s, client=self._client,
                 max_position_s=self.media.video.duration_s,
             )
-            observers.append(self.reporter)
+            self.driver.observers.append(self.reporter)
         steering_uri = (self.grant or {}).get("steering_uri")
         if cfg.steering and steering_uri:
             self.steering = SteeringClient(
@@ -457,6 +458,9 @@ class Player:
             self.renderer.present_due(self.driver.playhead())
 
     async def _close_io(self) -> None:
+        if self._io_closed:
+            return
+        self._io_closed = True
         for sink in self.bridge.sinks:
             try:
                 if isinstance(sink, HttpSink):

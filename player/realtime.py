@@ -195,6 +195,7 @@ class RealtimeDriver:
         self._in_flight: FetchSegment | None = None
         self._wait_until = math.inf
         self._last_progress = -math.inf
+        self._last_tick = 0.0
 
     # --- user commands (call on the driver's loop) --------------------------------------
     def seek(self, position_s: float) -> None:
@@ -233,10 +234,11 @@ class RealtimeDriver:
     async def run(self) -> SessionResult:
         s = self.session
         try:
-            self._handle(Start(self.clock.now(), self.start_position_s))
+            self._last_tick = self.clock.now()
+            self._handle(Start(self._last_tick, self.start_position_s))
             while not s.finished:
                 now = self.clock.now()
-                due = min(self._wait_until, s.deadline_s, now + self.tick_interval_s)
+                due = min(self._wait_until, s.deadline_s, self._last_tick + self.tick_interval_s)
                 msg = await self._next(max(0.0, due - now))
                 if msg is None:
                     self._tick()
@@ -248,6 +250,7 @@ class RealtimeDriver:
 
     def _tick(self) -> None:
         t = max(self.clock.now(), self.session.t)
+        self._last_tick = t
         if t >= self._wait_until - 1e-9:
             self._wait_until = math.inf
         self._handle(Tick(t))

@@ -160,6 +160,7 @@ def write_plot(summary: Any, path: str | Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from player.errors import PlayerError
+    from telemetry.sinks import JsonlSink
 
     if not args.speed > 0:
         print("abrkit play: error: --speed must be > 0", file=sys.stderr)
@@ -186,6 +187,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:  # e.g. an unknown policy name
         print(f"abrkit play: error: {exc}", file=sys.stderr)
         return 2
+    for sink in config.telemetry.sinks:
+        if isinstance(sink, JsonlSink):
+            sink.close()
     print_summary(summary)
     if args.plot:
         print(f"plot: {write_plot(summary, args.plot)}", file=sys.stderr)
