@@ -280,7 +280,57 @@ def _merge(
         keep = order[rank < cfg.per_cell]
     r, u, b, s, parent = r[keep], u[keep], b[keep], s[keep], parent[keep]
     keep = _pareto(r, u, b, s, cfg)
-    return r[keep], u[keep], b[keep], s[keep], parent[keep]
+    r, u, b, s, parent = r[keep], u[keep], b[keep], s[keep], parent[keep]
+    if cfg.cross_cell:
+        keep = _cross_cell(r, u, b, s, cfg)
+        r, u, b, s, parent = r[keep], u[keep], b[keep], s[keep], parent[keep]
+    return r, u, b, s, parent
+
+
+def _cross_cell(
+    r: np.ndarray, u: np.ndarray, b: np.ndarray, s: np.ndarray, cfg: OptimalConfig
+) -> np.ndarray:
+    """Mask of states not dominated by a same-rung state from a strictly earlier position cell.
+
+    The dominance rule of :func:`_pareto` applied across cells of a coarser
+    (position, dry-buffer time D) grid: B is cut when some A in an earlier
+    position cell has (a) a higher D cell and ``s_A >= s_B``, or (b) a lower D
+    cell and ``s_A + p * D_A >= s_B + p * D_B`` (which implies ``s_A > s_B``).
+    Two cumulative-maximum tables per rung answer both questions at once.
+    """
+    if len(s) < 2:
+        return np.ones(len(s), dtype=bool)
+    pen = cfg.rebuffer_penalty
+    d = u + b
+    v = s + pen * d
+    n_r = int(r.max()) + 1
+    h = 5.0 * cfg.grid_s
+    span_u, span_d = float(np.ptp(u)), float(np.ptp(d))
+    cells = n_r * (span_u / h + 1.0) * (span_d / h + 1.0)
+    if cells > 2e6:  # keep the tables small: coarser cells only prune less
+        h *= float(np.sqrt(cells / 2e6))
+    iu = ((u - u.min()) / h).astype(np.int64)
+    jd = ((d - d.min()) / h).astype(np.int64)
+    nu, nd = int(iu.max()) + 1, int(jd.max()) + 1
+    if nu < 2 or nd < 2:
+        return np.ones(len(s), dtype=bool)
+    # hi[r, i, j] = max s over position cells <= i and D cells >= j
+    hi = np.full((n_r, nu, nd), -np.inf)
+    np.maximum.at(hi, (r, iu, jd), s)
+    np.maximum.accumulate(hi, axis=1, out=hi)
+    hi = np.maximum.accumulate(hi[:, :, ::-1], axis=2)[:, :, ::-1]
+    # lo[r, i, j] = max v over position cells <= i and D cells <= j
+    lo = np.full((n_r, nu, nd), -np.inf)
+    np.maximum.at(lo, (r, iu, jd), v)
+    np.maximum.accumulate(lo, axis=1, out=lo)
+    np.maximum.accumulate(lo, axis=2, out=lo)
+    earlier = iu >= 1
+    dominated = np.zeros(len(s), dtype=bool)
+    m = earlier & (jd + 1 < nd)
+    dominated[m] = hi[r[m], iu[m] - 1, jd[m] + 1] >= s[m]
+    m = earlier & (jd >= 1) & ~dominated
+    dominated[m] = lo[r[m], iu[m] - 1, jd[m] - 1] >= v[m]
+    return ~dominated
 
 
 def _pareto(

@@ -68,6 +68,7 @@ class OptimalConfig:
     # solver
     grid_s: float = 0.2  # cell size of trace position and buffer in the DP
     per_cell: int = 1  # states kept per (rung, position, buffer) cell
+    cross_cell: bool = True  # also prune states dominated from earlier position cells
     max_states: int = 200_000  # beam guard: keep at most this many best-scored states per chunk
     refine_grids_s: tuple[float, ...] = (0.1,)  # further DP passes (best exact result wins)
     polish: bool = True  # local search on the DP's schedule, re-simulated exactly
