@@ -10,8 +10,11 @@ Response::
     {"keys": [{"kty": "oct", "kid": "<base64url>", "k": "<base64url key>"}],
      "type": "temporary", "expires_in": 600}
 
-``expires_in`` (seconds; abrkit's addition, ignored by browsers' CDMs) is the
-licence duration. The client keeps the keys for the session, renews the
+``expires_in`` and ``heartbeat_timeout_s`` (seconds; abrkit's additions,
+ignored by browsers' CDMs) are the licence duration and how long the server
+keeps a silent stream's slot. :meth:`LicenceClient.key` heart-beats on its
+own every third of that timeout (or ``heartbeat_s``), re-acquiring the
+licence if the server forgot the stream. The client keeps the keys for the session, renews the
 licence once ``renew_fraction`` of its duration has passed (a failed renewal
 keeps the keys until they expire, so playback does not stall), retries
 transport errors and 5xx with backoff, never retries 401/403/429, and reports
@@ -72,6 +75,7 @@ class LicenceConfig:
     backoff_s: float = 0.1
     timeout_s: float = 5.0
     renew_fraction: float = 0.75
+    heartbeat_s: float | None = None  # None: a third of the server's heartbeat_timeout_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +120,11 @@ def licence_request_body(kids: Iterable[str]) -> bytes:
 
 def parse_licence_response(body: bytes) -> tuple[dict[str, bytes], float | None]:
     """``({kid hex: key}, expires_in seconds or None)`` from a ClearKey response."""
+    keys, expires, _ = _parse(body)
+    return keys, expires
+
+
+def _parse(body: bytes) -> tuple[dict[str, bytes], float | None, float | None]:
     try:
         data = json.loads(body)
         keys = {}
@@ -128,9 +137,11 @@ def parse_licence_response(body: bytes) -> tuple[dict[str, bytes], float | None]
             keys[kid.hex()] = k
         exp = data.get("expires_in")
         expires = float(exp) if isinstance(exp, int | float) and exp > 0 else None
+        hb = data.get("heartbeat_timeout_s")
+        heartbeat = float(hb) if isinstance(hb, int | float) and hb > 0 else None
     except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
         raise LicenceError("licence response is not a ClearKey key set") from None
-    return keys, expires
+    return keys, expires, heartbeat
 
 
 def _reason(body: bytes) -> tuple[str, str | None]:
@@ -203,7 +214,10 @@ class LicenceClient:
         self._uri_keys: dict[str, bytes] = {}
         self._issued_at: float | None = None
         self._expires_in: float | None = None
+        self._heartbeat_timeout: float | None = None
+        self._last_contact: float | None = None
         self.renewals = 0
+        self.heartbeats = 0
 
     def __repr__(self) -> str:
         return f"LicenceClient({self.licence_url!r}, keys={len(self._keys)})"
@@ -246,12 +260,13 @@ class LicenceClient:
                           licence_request_body(wanted))
         resp = self._run(_with_retries(req, self.config, "licence request"))
         _check(resp, "licence request")
-        keys, expires = parse_licence_response(resp.body)
+        keys, expires, heartbeat = _parse(resp.body)
         missing = [k for k in wanted if k not in keys]
         with self._lock:
             self._keys.update(keys)
-            self._issued_at = self.clock()
+            self._issued_at = self._last_contact = self.clock()
             self._expires_in = expires
+            self._heartbeat_timeout = heartbeat
         latency = self.clock() - start
         if self.on_licence is not None:
             self.on_licence(LicenceReport(wanted, latency, int(resp.error or 1), renewal, expires))
@@ -296,7 +311,8 @@ class LicenceClient:
         """The key for ``kid`` (hex): from the cache, renewed when due, acquired when
         missing. Raises :class:`KeyNotFoundError` naming the KID and ``segment``."""
         kid = kid.lower()
-        self.maybe_renew()
+        if not self.maybe_renew():
+            self.maybe_heartbeat()
         with self._lock:
             key = self._keys.get(kid)
             exp = self.expires_at
@@ -307,6 +323,29 @@ class LicenceClient:
         except KeyNotFoundError:
             raise KeyNotFoundError("the licence server has no key for this KID", kid=kid,
                                    segment=segment) from None
+
+    def heartbeat_interval(self) -> float | None:
+        if self.config.heartbeat_s is not None:
+            return self.config.heartbeat_s
+        return self._heartbeat_timeout / 3 if self._heartbeat_timeout else None
+
+    def maybe_heartbeat(self) -> bool:
+        """Heart-beat if the interval has passed since the last contact; if the server
+        forgot the stream, acquire the licence again (which may be refused: 429)."""
+        every = self.heartbeat_interval()
+        last = self._last_contact
+        if every is None or last is None or not self._keys or self.clock() - last < every:
+            return False
+        try:
+            alive = self.heartbeat()
+        except LicenceDenied:
+            raise
+        except LicenceError as exc:
+            log.warning("licence heartbeat failed: %s", exc)
+            return False
+        if not alive:
+            self.acquire(tuple(self._keys), renewal=True)
+        return True
 
     def has_key(self, kid: str) -> bool:
         return kid.lower() in self._keys
@@ -340,6 +379,8 @@ class LicenceClient:
         if resp.status in (404, 409, 410):
             return False
         _check(resp, "heartbeat")
+        self._last_contact = self.clock()
+        self.heartbeats += 1
         return True
 
     def release(self) -> None:
@@ -351,6 +392,11 @@ class LicenceClient:
             with self._lock:
                 self._keys.clear()
                 self._uri_keys.clear()
+
+    @property
+    def active(self) -> bool:
+        """True once a licence or key was acquired (and not released)."""
+        return bool(self._keys or self._uri_keys)
 
     def close(self) -> None:
         if self._own_http:

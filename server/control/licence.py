@@ -234,7 +234,9 @@ class LicenceServer:
                  "k": b64url_encode(known[k].key)} for k in kids]
         ltype = body.get("type") if body is not None else None
         return JSONResponse({"keys": keys, "type": ltype if ltype == "temporary" else "temporary",
-                             "expires_in": self.config.licence_duration_s}, headers=_NO_STORE)
+                             "expires_in": self.config.licence_duration_s,
+                             "heartbeat_timeout_s": self.config.heartbeat_timeout_s},
+                            headers=_NO_STORE)
 
     async def heartbeat(self, request: Request) -> Response:
         title = request.path_params["title"]

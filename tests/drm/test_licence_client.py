@@ -182,3 +182,37 @@ def test_malformed_response_is_a_licence_error_without_keys():
         c.key(KID.hex())
     assert not contains_key_material(str(info.value), [KEY])
     assert KEY.hex() not in repr(c)
+
+
+def test_key_heartbeats_on_its_own_and_reacquires_a_forgotten_stream():
+    class HbServer(Server):
+        forget = False
+
+        def __call__(self, request):
+            if request.url.path.endswith("/heartbeat"):
+                self.requests.append(request)
+                return httpx.Response(409 if self.forget else 200, json={"error": "no_stream"})
+            resp = super().__call__(request)
+            if request.method == "POST":
+                body = json.loads(resp.content)
+                body["heartbeat_timeout_s"] = 9.0
+                return httpx.Response(200, json=body)
+            return resp
+
+    s = HbServer(expires_in=600.0)
+    clock = Clock()
+    c, _, _ = client(s, clock=clock)
+    c.key(KID.hex())
+    assert c.heartbeat_interval() == 3.0
+    clock.now += 2.0
+    c.key(KID.hex())
+    assert len(s.requests) == 1
+    clock.now += 1.5
+    c.key(KID.hex())
+    assert s.requests[-1].url.path.endswith("/heartbeat") and c.heartbeats == 1
+    s.forget = True
+    clock.now += 3.5
+    assert c.key(KID.hex()) == KEY
+    assert [r.url.path.rsplit("/", 1)[1] for r in s.requests] == ["t", "heartbeat", "heartbeat",
+                                                                    "t"]
+    assert c.active
