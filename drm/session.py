@@ -48,6 +48,21 @@ class DrmSession:
     def __init__(self, licence: LicenceClient) -> None:
         self.licence = licence
         self._tenc: dict[bytes, tuple[cenc.TrackEncryption, ...]] = {}
+        self._segment_keys: dict[str, tuple[Any, int]] = {}
+
+    def index(self, presentation: Any) -> int:
+        """Remember the key info and sequence number of every segment URL of
+        ``presentation`` (a ``manifest.Presentation``), so :meth:`decrypt` and
+        :meth:`decode` find them by ``name=<segment URL>`` alone. Returns how
+        many segments carry a key."""
+        n = 0
+        for r in presentation.renditions():
+            idx = getattr(r, "segments", None)
+            for seg in getattr(idx, "segments", ()) or ():
+                if seg.key is not None and seg.key.method not in ("NONE", None):
+                    self._segment_keys[seg.url] = (seg.key, seg.number)
+                    n += 1
+        return n
 
     def prepare(self, protection: Iterable[Any]) -> tuple[str, ...]:
         """Acquire the licence for every default KID in ``protection`` (a rendition's,
@@ -80,6 +95,8 @@ class DrmSession:
                 name: str | None = None) -> bytes:
         """Undo HLS full-segment AES-128 (``key_info.method == "AES-128"``); other data
         is returned as is (``cenc`` is decrypted by the demuxer, see :meth:`decode`)."""
+        if key_info is None and name is not None and name in self._segment_keys:
+            key_info, sequence = self._segment_keys[name]
         method = getattr(key_info, "method", None) if key_info is not None else None
         if method != "AES-128":
             return data
