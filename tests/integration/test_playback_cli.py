@@ -47,7 +47,7 @@ def test_play_command_unknown_title_exits_1(live: Backend, capsys: pytest.Captur
 
 
 def test_dash_and_direct_manifest_urls_play(live: Backend) -> None:
-    cfg = PlayerConfig(protocol="dash", speed=8.0, decode=DecodeConfig(enabled=False),
+    cfg = PlayerConfig(protocol="dash", speed=10.0, decode=DecodeConfig(enabled=False),
                        engine=replace(DEFAULT_ENGINE, buffer_max_s=8.0))
 
     async def play(url: str, config: PlayerConfig) -> object:

@@ -39,9 +39,12 @@ def _segments_once(summary: object) -> None:
 def test_serving_edge_down_with_10s_buffered(live: Backend) -> None:
     """(a) zero stalls, one failover event, every frame presented once, in order."""
     sink = MemorySink()
+    # a frame is never skipped for lateness here (drop_after_s 5 s): on a loaded shared
+    # machine the renderer can fall behind; what this test checks is that the failover
+    # loses and repeats nothing. Lateness is counted separately (frames.late).
     cfg = _config(
-        sink, speed=2.0, engine=replace(DEFAULT_ENGINE, buffer_max_s=12.0),
-        decode=DecodeConfig(enabled=True, drop_after_s=0.5),
+        sink, speed=3.0, engine=replace(DEFAULT_ENGINE, buffer_max_s=12.0),
+        decode=DecodeConfig(enabled=True, drop_after_s=5.0),
     )
 
     async def main() -> object:
@@ -118,7 +121,7 @@ def test_all_edges_down_fails_clearly(live: Backend) -> None:
 def test_stalled_or_truncated_edge_fails_over(live: Backend, fault: dict, reason: str) -> None:
     """(c) a stall mid-body and a truncated body are detected and failed over."""
     sink = MemorySink()
-    cfg = _config(sink, oca=replace(DEFAULT_OCA, stall_timeout_s=0.5))
+    cfg = _config(sink, speed=6.0, oca=replace(DEFAULT_OCA, stall_timeout_s=0.5))
 
     async def main() -> tuple[object, str]:
         player = await Player.open(live.grant_url(TITLE), cfg)
