@@ -23,10 +23,10 @@ function and an async sleep (``--speed N`` scales both);
 :class:`AutojumpClock` is virtual time for tests and benchmarks: when every
 task is waiting, time jumps to the earliest sleeper.
 
-Observers are objects with any of ``on_event(event)`` (an event just handed
-to the engine), ``on_actions(actions, event)``, ``on_segment(action, fetched,
-t)`` (a download completed, before the engine hears of it) and
-``on_tick(t)``.
+Observers are objects with any of ``before_event(event)`` (about to be
+handed to the engine), ``on_event(event)`` (just handled),
+``on_actions(actions, event)``, ``on_segment(action, fetched, t)`` (a
+download completed, before the engine hears of it) and ``on_tick(t)``.
 """
 
 from __future__ import annotations
@@ -297,6 +297,10 @@ class RealtimeDriver:
             self._handle(Stop(now))
 
     def _handle(self, event: Event) -> None:
+        for o in self.observers:
+            f = getattr(o, "before_event", None)
+            if f is not None:
+                f(event)
         actions = self.session.handle(event)
         for o in self.observers:
             f = getattr(o, "on_event", None)

@@ -98,6 +98,7 @@ class TelemetryBridge:
         self._last_heartbeat = -math.inf
         self._paused_at: float | None = None
         self._ended = False
+        self._seek_from = 0.0
 
     # --- plumbing -----------------------------------------------------------------------
     def subscribe(self) -> asyncio.Queue[Event | None]:
@@ -135,13 +136,17 @@ class TelemetryBridge:
             q.put_nowait(None)
 
     # --- driver observer ----------------------------------------------------------------
+    def before_event(self, event: Any) -> None:
+        if type(event) is Seek:
+            self._seek_from = max(0.0, self.position())
+
     def on_event(self, event: Any) -> None:
         kind = type(event)
         s = self.session
         if kind is Start:
             self.emit(PlayEvent, position_s=event.position_s)
         elif kind is Seek:
-            self.emit(SeekEvent, position_s=event.position_s, from_s=self.position(),
+            self.emit(SeekEvent, position_s=event.position_s, from_s=self._seek_from,
                       to_s=event.position_s)
         elif kind is Pause and s is not None and s.state is State.PAUSED:
             self._paused_at = event.t

@@ -188,3 +188,43 @@ def test_config_validation() -> None:
         TelemetryConfig(cmcd="body")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         PlayerConfig(max_height=-1)
+
+
+def test_pause_seek_and_stop_through_the_player() -> None:
+    sink = MemorySink()
+    cfg = config(sink, resume=replace(PlayerConfig().resume, use_grant=False))
+
+    async def main() -> Any:
+        clock = AutojumpClock()
+        transport = SlowMock(edge_handler(None), clock)
+        http = httpx.AsyncClient(transport=httpx.MockTransport(control([])))
+        player = await Player.open("http://cp.test/playback/t", cfg, transport=transport,
+                                   http=http, monotonic=clock.monotonic)
+        player.use_clock(clock)
+        await player.play()
+        while player.driver.playhead() < 1.0:
+            await clock.sleep(0.1)
+        player.pause()
+        await clock.sleep(3.0)
+        await player.play()  # resumes
+        await clock.sleep(0.5)
+        player.seek(6.5)
+        while player.driver.playhead() < 7.0:
+            await clock.sleep(0.1)
+        player.stop()
+        summary = await player.wait()
+        await player.aclose()
+        await http.aclose()
+        return summary
+
+    summary = asyncio.run(main())
+    assert summary.state == "ended"
+    types = [e.type for e in sink.events]
+    for kind in ("pause", "resume", "seek", "session_end"):
+        assert kind in types, types
+    resume = sink.of_type("resume")[0]
+    assert resume.paused_s == pytest.approx(3.0, abs=0.2)
+    seek = sink.of_type("seek")[0]
+    assert seek.to_s == 6.5 and seek.from_s == pytest.approx(1.5, abs=0.3)
+    assert summary.result.paused_s == pytest.approx(3.0, abs=0.2)
+    assert [r.segment_index for r in summary.result.segments][-1] == 3
