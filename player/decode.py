@@ -77,12 +77,14 @@ def decode_segment(
                 raise DecodeError(f"{label}: no {kind} stream")
             stream = streams[0]
             for frame in container.decode(stream):
-                if frame.time is not None:
-                    times.append(float(frame.time))
+                ftime = getattr(frame, "time", None)
+                if ftime is not None:
+                    times.append(float(ftime))
                 if on_frame is not None:
                     on_frame(frame)
             if kind == "video":
-                width, height = stream.codec_context.width, stream.codec_context.height
+                ctx: Any = stream.codec_context
+                width, height = ctx.width, ctx.height
     except DecodeError:
         raise
     except (av.error.FFmpegError, ValueError, OSError) as exc:

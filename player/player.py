@@ -183,6 +183,9 @@ class Player:
         self._timings = _Timings()
         self._start_position = 0.0
         self._wall: Callable[[], float] = time.time
+        self._monotonic: Callable[[], float] = time.monotonic
+        self._owns_client = False
+        self._seg_starts: list[float] = []
 
     # --- opening ------------------------------------------------------------------------
     @classmethod
@@ -439,10 +442,10 @@ class Player:
         self.bridge.session_end(result)
         if self.reporter is not None:
             await self.reporter.close(self.driver.playhead())
-        t = self._timings
-        if t.t_play is not None:
-            t.wall_s = time.perf_counter() - t.t_play
-        t.cpu_s = time.process_time() - t.cpu0
+        tm = self._timings
+        if tm.t_play is not None:
+            tm.wall_s = time.perf_counter() - tm.t_play
+        tm.cpu_s = time.process_time() - tm.cpu0
         self.bridge.finish()
         await self._close_io()
         self._summary = self._summarise(result)

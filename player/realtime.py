@@ -314,12 +314,11 @@ class RealtimeDriver:
 
     def _apply(self, actions: list[Action]) -> None:
         for a in actions:
-            kind = type(a)
-            if kind is FetchSegment:
+            if isinstance(a, FetchSegment):
                 self._start_download(a)
-            elif kind is Wait:
+            elif isinstance(a, Wait):
                 self._wait_until = a.until_s
-            elif kind is Abandon or kind is Fail or kind is End:
+            elif isinstance(a, Abandon | Fail | End):
                 self._cancel_download()
 
     # --- downloads ----------------------------------------------------------------------
