@@ -41,6 +41,7 @@ bit.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -127,10 +128,18 @@ class _LadderTables:
         "bitrate_term",
         "column_shapes",
         "internal_of",
+        "bitrate_list",
+        "last_offsets",
+        "last_offsets_flat",
+        "lex_list",
+        "net_lists",
+        "switch_lists",
         "lex_of",
         "n",
         "net_term",
         "no_rebuffer_best",
+        "prefix_best",
+        "prefix_count",
         "switch_term",
         "zeros",
     )
@@ -160,6 +169,19 @@ class _LadderTables:
                 s = s + np.abs(r[:, k] - r[:, k - 1])
             self.switch_term.append(s / unit)
             self.net_term.append((bsum - s) / unit)
+        # last-level pruning (see _search): plan = prefix p (chunks 0..h-2) + last rung r,
+        # internal index r * prefix_count + p
+        self.prefix_count = n ** (horizon - 1)
+        self.last_offsets = (np.arange(n, dtype=np.intp) * self.prefix_count)[:, None]
+        self.last_offsets_flat = [r * self.prefix_count for r in range(n)]
+        self.bitrate_list = self.bitrate_term.tolist()
+        self.switch_lists = [a.tolist() for a in self.switch_term]
+        self.net_lists = [a.tolist() for a in self.net_term]
+        self.lex_list = self.lex_of.tolist()
+        self.prefix_best = []  # [last] -> max over r of the static score of p + r
+        for last in range(n):
+            net = self.net_term[last].reshape(n, self.prefix_count)
+            self.prefix_best.append(net.max(axis=0))
         self.zeros = [np.zeros((n,) * (k + 1)) for k in range(horizon)]
         self.column_shapes = [(n,) + (1,) * k for k in range(horizon)]
         # best plans when no plan can rebuffer: [formula][last] -> (first-best, last-best)
@@ -268,6 +290,124 @@ def best_plan(
     )
 
 
+def _prefix_tree(
+    t: _LadderTables, dl: np.ndarray, buffer_s: float, segment_s: float, levels: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Buffer (after the + segment) and rebuffer of every prefix of ``levels`` chunks.
+
+    Flattened in the internal numbering; the arithmetic is that of
+    :func:`_rebuffer_tree`, step for step, so the totals are bit-identical.
+    """
+    zeros = t.zeros
+    z = zeros[0]
+    x = buffer_s - dl[0]
+    reb = z - np.fmin(x, z)
+    np.fmax(x, z, out=x)
+    x += segment_s
+    for k in range(1, levels):
+        z = zeros[k]
+        x = x - dl[k].reshape(t.column_shapes[k])
+        reb = reb - np.fmin(x, z)
+        np.fmax(x, z, out=x)
+        x += segment_s
+    return x.reshape(-1), reb.reshape(-1)
+
+
+def _search_pruned(
+    t: _LadderTables,
+    dl: np.ndarray,
+    buffer_s: float,
+    segment_s: float,
+    last_rung: int,
+    formula: str,
+    last_wins: bool,
+    penalty: float,
+) -> tuple[int, float]:
+    """Exact best plan; the last level is evaluated only under promising prefixes.
+
+    For a prefix p (chunks 0..h-2) every completion scores at most
+    ``upper(p) = max_r static(p + r) − penalty · rebuffer(p)`` (the last chunk
+    can only add rebuffering; ``static`` is the ladder-only part of the score).
+    A lower bound on the best score is the exact score of the best completion
+    of the prefix with the highest upper bound. Prefixes whose upper bound is
+    below that (minus a rounding margin) can hold neither a best plan nor a
+    plan tied with it; the others (typically a handful of the n^(h-1)) are
+    scored with the same float operations as the full tree, so the answer,
+    ties included, is the full search's.
+    """
+    h = dl.shape[0]
+    x, reb = _prefix_tree(t, dl, buffer_s, segment_s, h - 1)
+    upper = t.prefix_best[last_rung] - penalty * reb
+    # lower bound: exact score of the best completion of the most promising prefix
+    top = int(upper.argmax())
+    d_list = dl[h - 1].tolist()
+    offsets = t.last_offsets_flat
+    sw = t.switch_lists[last_rung] if formula == "pensieve" else t.net_lists[last_rung]
+    bt = t.bitrate_list
+    pensieve = formula == "pensieve"
+
+    def completions(p: int, xp: float, rp: float) -> tuple[float, int]:
+        """Best (score, lexicographic index) over the last chunk's rungs after prefix p."""
+        best, best_lex = -math.inf, -1
+        for r, d in enumerate(d_list):
+            i = offsets[r] + p
+            total = rp - min(xp - d, 0.0)
+            sc = (bt[i] - penalty * total) - sw[i] if pensieve else sw[i] - penalty * total
+            if sc > best:
+                best, best_lex = sc, t.lex_list[i]
+            elif sc == best:
+                lx = t.lex_list[i]
+                if (lx > best_lex) if last_wins else (lx < best_lex):
+                    best_lex = lx
+        return best, best_lex
+
+    lower, _ = completions(top, float(x[top]), float(reb[top]))
+    keep = np.flatnonzero(upper >= lower - 1e-9 * (1.0 + abs(lower)))
+    if keep.size <= _PYTHON_KEEP:
+        best, best_lex = -math.inf, -1
+        for p, xp, rp in zip(
+            keep.tolist(), x.take(keep).tolist(), reb.take(keep).tolist(), strict=True
+        ):
+            sc, lx = completions(p, xp, rp)
+            if sc > best or (sc == best and ((lx > best_lex) if last_wins else (lx < best_lex))):
+                best, best_lex = sc, lx
+        return best_lex, float(best)
+    d_last = dl[h - 1][:, None]
+    idx = t.last_offsets + keep  # (n, kept) internal plan indices
+    score = _completion_scores(t, keep, x, reb, d_last, last_rung, formula, penalty, idx)
+    flat = score.reshape(-1)
+    j = int(flat.argmax())
+    best = flat[j]
+    ties = np.flatnonzero(flat == best)
+    if ties.size == 1:
+        return int(t.lex_of[idx.reshape(-1)[j]]), float(best)
+    lex = t.lex_of.take(idx.reshape(-1).take(ties))
+    return int(lex.max() if last_wins else lex.min()), float(best)
+
+
+_PYTHON_KEEP = 6  # at most this many kept prefixes: score them in plain Python
+
+
+def _completion_scores(
+    t: _LadderTables,
+    keep: np.ndarray | np.intp,
+    x: np.ndarray,
+    reb: np.ndarray,
+    d_last: np.ndarray,
+    last_rung: int,
+    formula: str,
+    penalty: float,
+    idx: np.ndarray | None = None,
+) -> np.ndarray:
+    """Scores (rung of the last chunk x kept prefixes) with the full tree's float operations."""
+    if idx is None:
+        idx = t.last_offsets + keep
+    total = reb[keep] - np.fmin(x[keep] - d_last, 0.0)
+    if formula == "pensieve":
+        return (t.bitrate_term.take(idx) - penalty * total) - t.switch_term[last_rung].take(idx)
+    return t.net_term[last_rung].take(idx) - penalty * total
+
+
 def _search(
     t: _LadderTables,
     download_s: np.ndarray,
@@ -283,6 +423,10 @@ def _search(
         lex = last if last_wins else first
         score = t.score(formula, last_rung, None, rebuffer_penalty)
         return lex, float(score[t.internal_of[lex]])
+    if download_s.shape[0] > 1:
+        return _search_pruned(
+            t, download_s, buffer_s, segment_s, last_rung, formula, last_wins, rebuffer_penalty
+        )
     reb = _rebuffer_tree(t, download_s, buffer_s, segment_s)
     score = t.score(formula, last_rung, reb, rebuffer_penalty)
     lex, i = t._pick(score, last_wins)
