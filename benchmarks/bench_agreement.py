@@ -1,0 +1,265 @@
+"""Replay-versus-real agreement: the same trace, policy and video, on both drivers.
+
+    python -m benchmarks.bench_agreement [--traces 5] [--synthetic 2] [--policies bba,robustmpc]
+                                         [--speed 4] [--latency-ms 80] [--json FILE]
+
+For each trace and policy:
+
+* **real**: ``Player`` (decode off, DASH, no steering, no resume, speed S)
+  against the reference backend in a child process with one edge whose
+  ``*/video/*.m4s`` responses are shaped by the trace: ``rate`` follows a Sabre
+  JSON written from the replay :class:`~player.traces.Trace` (so both sides use
+  the same step convention: sample *i*'s bandwidth over ``(t[i-1], t[i]]``) with
+  every bandwidth multiplied by S and ``time_scale`` S, plus ``latency_ms`` =
+  latency / S. The fault is set right before ``play()`` (the edge's trace
+  starts when its fault is set; the replay trace starts at the session's
+  ``Start``).
+* **replay**: :func:`player.replay.replay` over the same trace, with the
+  ``Video`` the real session built (``player.media.video``: same ladder, same
+  catalog sizes), the real player's engine config and abandon rule, and a
+  network preset with payload factor 1 (the edge paces body bytes at the
+  trace rate) and a per-request latency = the injected latency + the measured
+  loopback request overhead (media seconds).
+
+Why the scaling: ``ScaledClock(S)`` measures time in media seconds = wall x S,
+so bytes per *media* second = bytes per wall second / S. For the policy to see
+the trace's bandwidth, the edge must send S x the trace rate per wall second,
+and its trace must advance S x faster (``time_scale`` S).
+
+Reported per session: the share of segments whose rendition is identical,
+rebuffer and startup of both, and the first disagreement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+CONTENT = Path("/tmp/abrkit-bench/content-agree")
+TITLE = "agree"
+LADDER = "144p:200k,180p:400k,270p:800k,360p:1400k"
+TITLE_SECONDS = 120.0
+PENSIEVE_TOP_BPS = 4_300_000.0
+TRACE_DIR = Path("/work/shared/traces/pensieve_train")
+
+
+def ensure_title(root: Path = CONTENT) -> Path:
+    """Package the agreement title (120 s of the demo clip at 640x360, 2 s segments,
+    4 rungs 144p..360p) once into ``root``; later calls only check it."""
+    from server.packager import package, parse_ladder
+    from server.packager.demo_source import write_demo_source
+
+    if (root / TITLE / "catalog.json").is_file():
+        return root
+    src = root / ".src" / "agree.mp4"
+    if not src.is_file():
+        write_demo_source(src, duration=TITLE_SECONDS, width=640, height=360, fps=30)
+    package(src, root, segment_seconds=2.0, ladder=parse_ladder(LADDER), title=TITLE)
+    return root
+
+
+def pick_traces(n: int, synthetic: int, top_bps: float) -> list[Any]:
+    """``n`` Pensieve traces spread over the sorted set, scaled so Pensieve's top rung
+    (4.3 Mb/s) maps onto ``top_bps``; plus ``synthetic`` step traces."""
+    from player.traces import Trace, load_trace
+
+    out: list[Any] = []
+    if n:
+        files = sorted(p for p in TRACE_DIR.iterdir() if p.is_file() and not p.name.isupper()
+                       and p.suffix != ".md")
+        step = max(1, len(files) // n)
+        k = top_bps / PENSIEVE_TOP_BPS
+        for f in files[::step][:n]:
+            tr = load_trace(f)
+            out.append(Trace(tr.name, tr.times_s, tuple(b * k for b in tr.bandwidth_bps)))
+    steps = [
+        ("step-high-low", [(20, 2.0), (20, 0.45), (20, 1.2), (20, 0.3), (40, 1.8)]),
+        ("step-slow-fast", [(15, 0.35), (25, 1.6), (15, 0.6), (25, 2.4), (40, 0.9)]),
+        ("step-dips", [(10, 1.5), (4, 0.2), (16, 1.5), (6, 0.15), (24, 1.1), (60, 0.7)]),
+    ]
+    for name, spec in steps[:synthetic]:
+        times, bws = [0.0], [0.0]
+        t = 0.0
+        for dur, mult in spec:  # mult x top rung bitrate
+            t += dur
+            times.append(t)
+            bws.append(mult * top_bps)
+        bws[0] = bws[1]
+        out.append(Trace(name, tuple(times), tuple(bws)))
+    return out
+
+
+def write_edge_trace(trace: Any, speed: float, path: Path) -> None:
+    """The trace as Sabre JSON for the edge: step i = (t[i-1], t[i]] at bw[i] x speed."""
+    steps = []
+    t, b = trace.times_s, trace.bandwidth_bps
+    for i in range(1, len(t)):
+        d = t[i] - t[i - 1]
+        if d > 0:
+            steps.append({"duration_ms": d * 1000.0, "bandwidth_kbps": b[i] * speed / 1000.0,
+                          "latency_ms": 0})
+    path.write_text(json.dumps(steps))
+
+
+def choices(result: Any) -> dict[int, int]:
+    """Segment index -> rung of the record that delivered it (the last one)."""
+    return {r.segment_index: r.rung for r in result.segments}
+
+
+def compare(real: Any, rep: Any) -> dict[str, Any]:
+    a, b = choices(real), choices(rep)
+    idx = sorted(set(a) | set(b))
+    same = sum(1 for i in idx if a.get(i) == b.get(i))
+    diff = [(i, a.get(i), b.get(i)) for i in idx if a.get(i) != b.get(i)]
+    return {"segments": len(idx), "same": same, "share": same / len(idx) if idx else None,
+            "diffs": diff, "max_rung_gap": max((abs((x or 0) - (y or 0)) for _, x, y in diff),
+                                               default=0)}
+
+
+async def _overhead(url: str, n: int = 15) -> float:
+    """Median wall seconds of a small unshaped GET over a keep-alive connection."""
+    import httpx
+
+    ts = []
+    async with httpx.AsyncClient() as c:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            (await c.get(url)).raise_for_status()
+            ts.append(time.perf_counter() - t0)
+    return statistics.median(ts[2:])
+
+
+async def real_session(be: Any, trace_file: Path, policy: str, speed: float,
+                       latency_ms: float, engine: Any = None,
+                       title: str = TITLE) -> tuple[Any, Any, Any]:
+    from benchmarks.bench_concurrency import headless_config
+    from player import Player
+
+    kw: dict[str, Any] = {"policy": policy, "speed": speed, "protocol": "dash",
+                          "steering": False}
+    if engine is not None:
+        kw["engine"] = engine
+    cfg = headless_config(**kw)
+    p = await Player.open(be.grant_url(title), cfg)
+    try:
+        be.set_faults("edge-1", {
+            "match": "*/video/*.m4s",
+            "latency_ms": latency_ms / speed,
+            "rate": {"trace": str(trace_file), "format": "sabre", "time_scale": speed},
+        })
+        s = await p.wait()
+    finally:
+        await p.aclose()
+        be.clear_faults("edge-1")
+    return s, p.media.video, cfg
+
+
+def replay_session(trace: Any, video: Any, policy: str, cfg: Any, latency_s: float) -> Any:
+    from abr.registry import make_abandon_rule, policy_factory
+    from player.network import NetworkConfig
+    from player.presets import Preset
+    from player.replay import replay
+
+    preset = Preset("agreement", cfg.engine,
+                    NetworkConfig(payload_factor=1.0, latency_s=latency_s,
+                                  latency_advances_trace=True, use_trace_latency=False),
+                    progress_interval_s=0.5, abandonment=True)
+    rules = (make_abandon_rule("buffer"),) if cfg.abandon else ()
+    return replay(trace, video, policy_factory(policy, **dict(cfg.policy_config)), preset,
+                  abandon_rules=rules, engine=cfg.engine)
+
+
+def run(traces: list[Any], policies: list[str], speed: float, latency_ms: float,
+        content: Path, extra_latency: bool = True, edges: int = 1, title: str = TITLE,
+        init_path: str = "video/144p/init.mp4") -> dict[str, Any]:
+    from benchmarks.bench_concurrency import machine, spawn_backend
+
+    rows = []
+    out: dict[str, Any] = {"machine_start": machine(), "speed": speed, "latency_ms": latency_ms}
+    with spawn_backend(content, edges=edges, steering_ttl_s=30.0) as be, \
+            tempfile.TemporaryDirectory(prefix="abrkit-agree-") as tmp:
+        init_url = f"{be.edge_urls['edge-1']}/{title}/{init_path}"
+        ovh = asyncio.run(_overhead(init_url))
+        out["request_overhead_wall_ms"] = round(ovh * 1000, 2)
+        lat_s = latency_ms / 1000.0 + (ovh * speed if extra_latency else 0.0)
+        out["replay_latency_s"] = round(lat_s, 4)
+        for tr in traces:
+            f = Path(tmp) / f"{tr.name}.json"
+            write_edge_trace(tr, speed, f)
+            for pol in policies:
+                w0, c0 = time.perf_counter(), time.process_time()
+                s, video, cfg = asyncio.run(real_session(be, f, pol, speed, latency_ms,
+                                                         title=title))
+                wall = time.perf_counter() - w0
+                rep = replay_session(tr, video, pol, cfg, lat_s)
+                cmp_ = compare(s.result, rep)
+                row = {
+                    "trace": tr.name, "policy": pol, "share": cmp_["share"],
+                    "segments": cmp_["segments"], "same": cmp_["same"],
+                    "max_rung_gap": cmp_["max_rung_gap"], "diffs": cmp_["diffs"][:12],
+                    "real": _qoe(s.result), "replay": _qoe(rep),
+                    "real_state": s.state, "wall_s": round(wall, 1),
+                    "client_cpu_s": round(time.process_time() - c0, 2),
+                    "real_rungs": [r.rung for r in s.result.segments],
+                    "replay_rungs": [r.rung for r in rep.segments],
+                    "real_abandoned": len(s.result.abandoned),
+                    "replay_abandoned": len(rep.abandoned),
+                    "loadavg": machine()["loadavg"],
+                }
+                rows.append(row)
+                print(json.dumps({k: v for k, v in row.items()
+                                  if k not in ("real_rungs", "replay_rungs")}), flush=True)
+    out["rows"] = rows
+    out["machine_end"] = machine()
+    shares = [r["share"] for r in rows if r["share"] is not None]
+    tot_same = sum(r["same"] for r in rows)
+    tot = sum(r["segments"] for r in rows)
+    out["pooled_share"] = tot_same / tot if tot else None
+    out["min_share"] = min(shares) if shares else None
+    return out
+
+
+def _qoe(r: Any) -> dict[str, Any]:
+    q = r.qoe
+    return {"rebuffer_s": round(q.rebuffer_s, 3), "stalls": q.rebuffer_count,
+            "startup_s": round(q.startup_delay_s or 0.0, 3),
+            "avg_bitrate_kbps": round((q.average_bitrate_bps or 0) / 1000, 1),
+            "switches": q.switches}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--traces", type=int, default=5)
+    ap.add_argument("--synthetic", type=int, default=2)
+    ap.add_argument("--policies", default="bba,robustmpc")
+    ap.add_argument("--speed", type=float, default=4.0)
+    ap.add_argument("--latency-ms", type=float, default=80.0)
+    ap.add_argument("--no-overhead", action="store_true",
+                    help="do not add the measured loopback overhead to replay's latency")
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args(argv)
+    content = ensure_title()
+    from server.packager import load_catalog
+
+    cat = load_catalog(content / TITLE)
+    top = float(cat.ladder[-1].bandwidth) if hasattr(cat.ladder[-1], "bandwidth") else 1.4e6
+    traces = pick_traces(a.traces, a.synthetic, top)
+    out = run(traces, a.policies.split(","), a.speed, a.latency_ms, content,
+              extra_latency=not a.no_overhead)
+    out["command"] = "python -m benchmarks.bench_agreement " + " ".join(argv or sys.argv[1:])
+    out["top_rung_bps"] = top
+    print(json.dumps({"pooled_share": out["pooled_share"], "min_share": out["min_share"]}))
+    if a.json:
+        Path(a.json).write_text(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
