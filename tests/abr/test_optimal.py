@@ -325,3 +325,16 @@ def test_beam_guard_and_log_quality_still_beat_constants() -> None:
     for rung in range(4):
         const = simulate_schedule(times, bw, sizes, bitrates, [rung] * 10, cfg).score
         assert res.score >= const - 1e-9
+
+
+def test_bench_script_runs_on_a_tiny_trace_set(tmp_path: Path, capsys) -> None:
+    if not VIDEO.is_dir():
+        pytest.skip("shared pensieve video sizes not present")
+    from benchmarks import bench_optimal
+
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    (folder / "flat").write_text("".join(f"{5.0 * i}\t1.5\n" for i in range(40)))
+    assert bench_optimal.main(["--traces", str(folder), "--no-write"]) == 0
+    out = capsys.readouterr().out
+    assert "mean optimum" in out and "flat" in out
