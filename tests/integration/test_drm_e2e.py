@@ -318,7 +318,10 @@ def test_no_key_material_in_logs_telemetry_or_metrics(env, caplog):
     assert len(keys) == 2
     logs = [r.getMessage() for r in caplog.records]
     assert logs, "no log record captured"
+    db = env.backend.control_plane.config.db_path
+    stored = b"".join(f.read_bytes() for f in db.parent.glob(db.name + "*"))
     haystacks = {"logs": "\n".join(logs), "telemetry": json.dumps(events),
+                 "telemetry store": stored.decode("latin-1"),
                  "metrics": "\n".join(metrics), "qoe": qoe, "errors": "\n".join(texts_errors)}
     assert "licence_requests_total" in haystacks["metrics"]
     for name, text in haystacks.items():
