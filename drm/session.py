@@ -76,7 +76,9 @@ class DrmSession:
         t = self._tenc.get(init)
         if t is None:
             t = cenc.read_tenc(init)
-            self._tenc = {init: t}  # one init at a time is enough
+            if len(self._tenc) >= 8:  # a few inits (rungs, audio) at a time are enough
+                self._tenc.clear()
+            self._tenc[init] = t
         return t
 
     def demuxer_options(self, init: bytes, *, name: str | None = None) -> dict[str, str]:
