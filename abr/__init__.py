@@ -14,6 +14,11 @@ Policies are small per-session objects behind the :class:`Policy` protocol
 Keyword arguments are fields of the policy's frozen config dataclass
 (``abr.policies``); bad names or values raise :class:`PolicyConfigError`.
 Estimators live in ``abr.estimators``; docs/policies.md cites every default.
+
+The offline-optimal bound, the ceiling every policy is reported against::
+
+    result = optimal_schedule(times_s, bandwidth_bps, sizes, bitrates_bps, OPTIMAL_PENSIEVE)
+    result.rungs, result.score        # a real schedule, scored by exact simulation
 """
 
 from .base import (
@@ -27,6 +32,9 @@ from .base import (
     ThroughputSample,
 )
 from .errors import AbrError, PolicyConfigError
+from .optimal import OptimalResult, optimal_schedule
+from .optimal_sim import ChunkOutcome, OptimalConfig, OptimalError, SimulationResult, simulate_schedule
+from .optimal_sim import PENSIEVE as OPTIMAL_PENSIEVE
 from .registry import (
     available_abandon_rules,
     available_policies,
@@ -39,6 +47,12 @@ __all__ = [
     "AbandonRule",
     "AbrContext",
     "AbrError",
+    "ChunkOutcome",
+    "OPTIMAL_PENSIEVE",
+    "OptimalConfig",
+    "OptimalError",
+    "OptimalResult",
+    "SimulationResult",
     "Decision",
     "DownloadProgress",
     "DownloadReport",
@@ -50,5 +64,7 @@ __all__ = [
     "available_policies",
     "make_abandon_rule",
     "make_policy",
+    "optimal_schedule",
     "policy_factory",
+    "simulate_schedule",
 ]
