@@ -550,7 +550,7 @@ class Player:
         if media.audio_urls:
             aidx = media.audio_index(self._seg_starts[action.segment_index])
             jobs.append(self._audio(aidx))
-        results = await asyncio.gather(*jobs)
+        results = await _all_or_nothing(jobs)
         res = results[0]
         self._serving = res.edge
         self._edges[res.edge] = self._edges.get(res.edge, 0) + 1
@@ -640,6 +640,22 @@ class Player:
             self.bridge.steering(m.pathway_priority, m.ttl_s)
         else:
             self._rerank(m.pathway_priority)
+
+
+async def _all_or_nothing(jobs: list[Any]) -> list[Any]:
+    """Await every job; on the first failure (or a cancel) cancel the others and raise."""
+    tasks = [asyncio.ensure_future(j) for j in jobs]
+    try:
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for t in done:
+            exc = t.exception()
+            if exc is not None:
+                raise exc
+        return [t.result() for t in tasks]
+    finally:
+        for t in tasks:
+            if not t.done():
+                t.cancel()
 
 
 def play_sync(url: str, config: PlayerConfig | None = None) -> SessionSummary:
