@@ -63,15 +63,17 @@ def decode_segment(
     kind: str = "video",
     label: str = "segment",
     on_frame: Callable[[Any], None] | None = None,
+    options: dict[str, str] | None = None,
 ) -> DecodedSegment:
-    """Decode ``init + data`` (one CMAF segment) with PyAV; blocking."""
+    """Decode ``init + data`` (one CMAF segment) with PyAV; blocking. ``options`` go
+    to the demuxer (``drm.DrmSession.demuxer_options``: CENC decryption key)."""
     import av
 
     c0, w0 = time.thread_time(), time.perf_counter()
     times: list[float] = []
     width = height = None
     try:
-        with av.open(io.BytesIO(init + data), mode="r") as container:
+        with av.open(io.BytesIO(init + data), mode="r", options=options or {}) as container:
             streams = container.streams.video if kind == "video" else container.streams.audio
             if not streams:
                 raise DecodeError(f"{label}: no {kind} stream")
@@ -102,26 +104,44 @@ def _warm_up() -> None:
 class Decoder:
     """Decodes segments in order in ``threads`` worker thread(s)."""
 
-    def __init__(self, threads: int = 1, on_frame: Callable[[Any], None] | None = None) -> None:
+    def __init__(
+        self, threads: int = 1, on_frame: Callable[[Any], None] | None = None, drm: Any = None
+    ) -> None:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="abrkit-decode")
         self._pool.submit(_warm_up)  # import PyAV and start the thread before the first segment
         self._on_frame = on_frame
+        self.drm = drm  # drm.DrmSession: decrypts in the worker thread (may fetch a licence)
         self.segments = 0
         self.frames = 0
         self.cpu_s = 0.0
 
     async def decode(
-        self, init: bytes, data: bytes, *, kind: str = "video", label: str = "segment"
+        self, init: bytes, data: bytes, *, kind: str = "video", label: str = "segment",
+        url: str | None = None,
     ) -> DecodedSegment:
         loop = asyncio.get_running_loop()
         out = await loop.run_in_executor(
-            self._pool,
-            lambda: decode_segment(init, data, kind=kind, label=label, on_frame=self._on_frame),
+            self._pool, lambda: self._decode(init, data, kind, label, url)
         )
         self.segments += 1
         self.frames += out.frames
         self.cpu_s += out.cpu_s
         return out
+
+    def _decode(
+        self, init: bytes, data: bytes, kind: str, label: str, url: str | None
+    ) -> DecodedSegment:
+        options = None
+        if self.drm is not None:
+            from drm import DrmError
+
+            try:
+                data = self.drm.decrypt(data, name=url)
+                options = self.drm.demuxer_options(init, name=url or label) or None
+            except DrmError as exc:
+                raise DecodeError(f"{label}: {exc}") from None
+        return decode_segment(init, data, kind=kind, label=label, on_frame=self._on_frame,
+                              options=options)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

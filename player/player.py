@@ -332,7 +332,7 @@ class Player:
                 frame_interval_s=1.0 / fps,
             )
             self.renderer.on_first_frame = self._first_frame
-            self.decoder = Decoder(cfg.decode.threads)
+            self.decoder = Decoder(cfg.decode.threads, drm=self._drm_session())
         progress_url = (self.grant or {}).get("progress_url")
         if cfg.resume.report and progress_url:
             self.reporter = ProgressReporter(
@@ -348,6 +348,36 @@ class Player:
                 initial_priority=self.pool.ranking, on_update=self._on_steering,
                 clock=self._monotonic,
             )
+
+    def _drm_session(self) -> Any:
+        """A ``drm.DrmSession`` when the grant names a licence server (keys are only
+        asked for when an init segment is protected or a segment has an AES-128 key);
+        licence latencies become ``LicenceEvent`` telemetry."""
+        g = self.grant or {}
+        if not (g.get("licence_url") and g.get("token")):
+            return None
+        from drm import DrmSession, LicenceClient, LicenceReport
+        from telemetry.events import LicenceEvent
+
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+
+        def report(r: LicenceReport) -> None:  # called from the decode thread
+            def emit() -> None:
+                self.bridge.emit(LicenceEvent, latency_s=r.latency_s)
+
+            if loop is None:
+                emit()
+            else:
+                with contextlib.suppress(RuntimeError):  # the loop is gone
+                    loop.call_soon_threadsafe(emit)
+
+        drm = DrmSession(LicenceClient(str(g["licence_url"]), str(g["token"]),
+                                       on_licence=report))
+        drm.index(self.media.presentation)
+        return drm
 
     def use_clock(self, clock: Clock) -> None:
         """Run on ``clock`` instead of the wall clock (before :meth:`play`; tests, benchmarks)."""
@@ -474,6 +504,12 @@ class Player:
                 self.bridge.sink_errors += 1
         if self.decoder is not None:
             self.decoder.close()
+            drm = self.decoder.drm
+            if drm is not None:  # free the licence server's stream slot
+                if drm.licence.active:
+                    with contextlib.suppress(Exception):
+                        await asyncio.to_thread(drm.licence.release)
+                drm.licence.close()
         if self._owns_transport:
             closer = getattr(self._transport, "aclose", None)
             if closer is not None:
@@ -557,7 +593,9 @@ class Player:
         if self._timings.first_segment_s is None and self._timings.t_play is not None:
             self._timings.first_segment_s = time.perf_counter() - self._timings.t_play
         audio = results[1] if aidx is not None else None
-        payload = {"init": init, "data": res.data, "audio": audio, "audio_index": aidx}
+        payload = {"init": init, "data": res.data, "audio": audio, "audio_index": aidx,
+                   "url": action.url,
+                   "audio_url": media.audio_urls[aidx] if aidx is not None else None}
         return Fetched(res.result.size, res.edge, payload)
 
     async def _audio(self, index: int) -> bytes:
@@ -589,10 +627,12 @@ class Player:
     async def _decode(self, p: dict[str, Any], start: float, gen: int, label: str) -> None:
         assert self.decoder is not None and self.renderer is not None
         try:
-            seg: DecodedSegment = await self.decoder.decode(p["init"], p["data"], label=label)
+            seg: DecodedSegment = await self.decoder.decode(p["init"], p["data"], label=label,
+                                                            url=p.get("url"))
             if self.config.decode.audio and p.get("audio") is not None and self.media.audio_init:
                 a_init = await self._init(("a",), self.media.audio_init)
-                await self.decoder.decode(a_init, p["audio"], kind="audio", label=label + " audio")
+                await self.decoder.decode(a_init, p["audio"], kind="audio", label=label + " audio",
+                                          url=p.get("audio_url"))
         except PlayerError as exc:
             self.bridge.error("decode", str(exc), fatal=False)
             return
