@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=float, default=1.0, help="media seconds per wall second")
     parser.add_argument("--max-height", type=int, default=None, help="highest rendition height")
     parser.add_argument("--telemetry", default=None, metavar="FILE|URL",
-                        help="JSONL file, or a collector URL (http://.../telemetry)")
+                        help="JSONL file, a collector URL (http://.../telemetry), or "
+                             "'collector' (the grant's telemetry URL, spooled)")
     parser.add_argument("--plot", default=None, metavar="FILE.png", help="write a session plot")
     parser.add_argument("--no-decode", action="store_true", help="fetch only, do not decode")
     parser.add_argument("--cmcd", choices=("query", "headers", "off"), default="query")
