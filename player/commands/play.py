@@ -50,8 +50,15 @@ def build_config(args: argparse.Namespace, extra_sinks: tuple[Any, ...] = ()) ->
         max_height=args.max_height,
         protocol=args.protocol,
         decode=DecodeConfig(enabled=not args.no_decode),
-        telemetry=TelemetryConfig(sinks=tuple(sinks), collector=collector, cmcd=args.cmcd),
+        telemetry=TelemetryConfig(sinks=tuple(sinks), collector=collector, cmcd=args.cmcd,
+                                  spool_dir=_spool_dir() if collector else None),
     )
+
+
+def _spool_dir() -> str:
+    from server.runner import default_cache_dir
+
+    return str(default_cache_dir() / "spool")
 
 
 def _status(player: Any) -> str:
