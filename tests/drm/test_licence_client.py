@@ -8,6 +8,8 @@ import os
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drm import (
     KeyNotFoundError,
@@ -216,3 +218,28 @@ def test_key_heartbeats_on_its_own_and_reacquires_a_forgotten_stream():
     assert [r.url.path.rsplit("/", 1)[1] for r in s.requests] == ["t", "heartbeat", "heartbeat",
                                                                     "t"]
     assert c.active
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.binary(min_size=16, max_size=16), min_size=1, max_size=5, unique=True),
+       st.floats(min_value=0.001, max_value=1e6))
+def test_request_and_response_round_trip(kids, expires):
+    from drm import licence_request_body, parse_licence_response
+
+    body = json.loads(licence_request_body(k.hex() for k in kids))
+    assert [b64url_decode(k) for k in body["kids"]] == kids and body["type"] == "temporary"
+    keys = {k: bytes(reversed(k)) for k in kids}
+    resp = json.dumps({"keys": [{"kty": "oct", "kid": b64url_encode(k), "k": b64url_encode(v)}
+                                for k, v in keys.items()], "type": "temporary",
+                       "expires_in": expires}).encode()
+    got, exp = parse_licence_response(resp)
+    assert got == {k.hex(): v for k, v in keys.items()} and exp == expires
+
+
+@pytest.mark.parametrize("body", [b"", b"[]", b'{"keys": 3}', b'{"keys": [{"kty": "oct"}]}',
+                                  b'{"keys": [{"kty": "oct", "kid": "AA", "k": "AA"}]}'])
+def test_bad_responses_are_licence_errors(body):
+    from drm import parse_licence_response
+
+    with pytest.raises(LicenceError):
+        parse_licence_response(body)
