@@ -121,7 +121,9 @@ def test_all_edges_down_fails_clearly(live: Backend) -> None:
 def test_stalled_or_truncated_edge_fails_over(live: Backend, fault: dict, reason: str) -> None:
     """(c) a stall mid-body and a truncated body are detected and failed over."""
     sink = MemorySink()
-    cfg = _config(sink, speed=6.0, oca=replace(DEFAULT_OCA, stall_timeout_s=0.5))
+    # no steering: a steering answer could rank the faulty edge lower before the first fetch
+    cfg = _config(sink, speed=6.0, oca=replace(DEFAULT_OCA, stall_timeout_s=0.5),
+                  steering=False)
 
     async def main() -> tuple[object, str]:
         player = await Player.open(live.grant_url(TITLE), cfg)
