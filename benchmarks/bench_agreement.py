@@ -118,7 +118,13 @@ def compare(real: Any, rep: Any) -> dict[str, Any]:
     idx = sorted(set(a) | set(b))
     same = sum(1 for i in idx if a.get(i) == b.get(i))
     diff = [(i, a.get(i), b.get(i)) for i in idx if a.get(i) != b.get(i)]
+    near = sum(1 for i in idx if a.get(i) in (b.get(i - 1), b.get(i), b.get(i + 1)))
+    rungs = sorted(set(a.values()) | set(b.values()))
+    hist = {r: [sum(1 for v in a.values() if v == r), sum(1 for v in b.values() if v == r)]
+            for r in rungs}
     return {"segments": len(idx), "same": same, "share": same / len(idx) if idx else None,
+            "share_within_1_segment": near / len(idx) if idx else None,
+            "segments_per_rung_real_replay": hist,
             "diffs": diff, "max_rung_gap": max((abs((x or 0) - (y or 0)) for _, x, y in diff),
                                                default=0)}
 
@@ -204,18 +210,24 @@ def run(traces: list[Any], policies: list[str], speed: float, latency_ms: float,
                     "trace": tr.name, "policy": pol, "share": cmp_["share"],
                     "segments": cmp_["segments"], "same": cmp_["same"],
                     "max_rung_gap": cmp_["max_rung_gap"], "diffs": cmp_["diffs"][:12],
+                    "share_within_1_segment": cmp_["share_within_1_segment"],
+                    "segments_per_rung_real_replay": cmp_["segments_per_rung_real_replay"],
                     "real": _qoe(s.result), "replay": _qoe(rep),
                     "real_state": s.state, "wall_s": round(wall, 1),
                     "client_cpu_s": round(time.process_time() - c0, 2),
                     "real_rungs": [r.rung for r in s.result.segments],
                     "replay_rungs": [r.rung for r in rep.segments],
+                    **_timing_diff(s.result, rep),
+                    **_sensitivity(tr, video, pol, cfg, lat_s, s.result, rep),
+                    "real_segs": _segs(s.result), "replay_segs": _segs(rep),
                     "real_abandoned": len(s.result.abandoned),
                     "replay_abandoned": len(rep.abandoned),
                     "loadavg": machine()["loadavg"],
                 }
                 rows.append(row)
                 print(json.dumps({k: v for k, v in row.items()
-                                  if k not in ("real_rungs", "replay_rungs")}), flush=True)
+                                  if k not in ("real_rungs", "replay_rungs", "real_segs",
+                                               "replay_segs")}), flush=True)
     out["rows"] = rows
     out["machine_end"] = machine()
     shares = [r["share"] for r in rows if r["share"] is not None]
@@ -224,6 +236,47 @@ def run(traces: list[Any], policies: list[str], speed: float, latency_ms: float,
     out["pooled_share"] = tot_same / tot if tot else None
     out["min_share"] = min(shares) if shares else None
     return out
+
+
+def _sensitivity(tr: Any, video: Any, pol: str, cfg: Any, lat_s: float, real: Any,
+                 rep: Any) -> dict[str, Any]:
+    """How much replay disagrees *with itself* when the per-request latency moves by a
+    few media milliseconds (the size of the real driver's timing noise), and which
+    replay latency agrees best with the real session."""
+    sens = {}
+    for d in (0.005, 0.01, 0.02, 0.04):
+        other = replay_session(tr, video, pol, cfg, lat_s + d)
+        sens[f"+{int(d * 1000)}ms"] = round(compare(rep, other)["share"], 3)
+    grid = {}
+    for ms in range(60, 221, 10):
+        other = replay_session(tr, video, pol, cfg, ms / 1000.0)
+        grid[ms] = round(compare(real, other)["share"], 3)
+    best = max(grid.items(), key=lambda kv: (kv[1], -abs(kv[0] - lat_s * 1000)))
+    return {"replay_self_agreement": sens, "best_replay_latency_ms": best[0],
+            "best_share": best[1], "share_by_replay_latency": grid}
+
+
+def _segs(r: Any) -> list[list[float]]:
+    """Per record: index, rung, request time, download seconds, buffer before (media s)."""
+    return [[x.segment_index, x.rung, round(x.download_start_s - r.start_s, 4),
+             round(x.download_s, 4), round(x.buffer_before_s, 4)] for x in r.segments]
+
+
+def _timing_diff(real: Any, rep: Any) -> dict[str, Any]:
+    """Where the two sessions' clocks drift apart: per segment index both delivered
+    at the same rung, the download time difference (real - replay) and the
+    buffer level at request time difference, in media seconds (median, mean)."""
+    a = {x.segment_index: x for x in real.segments}
+    b = {x.segment_index: x for x in rep.segments}
+    same = [i for i in a if i in b and a[i].rung == b[i].rung]
+    dd = [a[i].download_s - b[i].download_s for i in same]
+    db = [a[i].buffer_before_s - b[i].buffer_before_s for i in a if i in b]
+    rel = [a[i].download_s / b[i].download_s for i in same if b[i].download_s > 0]
+
+    def st(xs: list[float]) -> list[float] | None:
+        return [round(statistics.median(xs), 4), round(statistics.fmean(xs), 4)] if xs else None
+
+    return {"download_diff_s": st(dd), "download_ratio": st(rel), "buffer_diff_s": st(db)}
 
 
 def _qoe(r: Any) -> dict[str, Any]:
@@ -243,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency-ms", type=float, default=80.0)
     ap.add_argument("--no-overhead", action="store_true",
                     help="do not add the measured loopback overhead to replay's latency")
+    ap.add_argument("--only", default=None,
+                    help="comma-separated substrings: keep only traces whose name has one")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
     content = ensure_title()
@@ -251,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     cat = load_catalog(content / TITLE)
     top = float(cat.ladder[-1].bandwidth) if hasattr(cat.ladder[-1], "bandwidth") else 1.4e6
     traces = pick_traces(a.traces, a.synthetic, top)
+    if a.only:
+        keys = a.only.split(",")
+        traces = [t for t in traces if any(k in t.name for k in keys)]
     out = run(traces, a.policies.split(","), a.speed, a.latency_ms, content,
               extra_latency=not a.no_overhead)
     out["command"] = "python -m benchmarks.bench_agreement " + " ".join(argv or sys.argv[1:])
