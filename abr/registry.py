@@ -21,6 +21,7 @@ from .policies.abandon import BufferAbandonConfig, BufferAbandonRule
 from .policies.bba import BbaConfig, BbaPolicy
 from .policies.bola import BolaConfig, BolaEConfig, BolaEPolicy, BolaPolicy
 from .policies.dynamic import DynamicConfig, DynamicPolicy
+from .policies.longmpc import LongMpcConfig, LongMpcPolicy
 from .policies.robustmpc import RobustMpcConfig, RobustMpcPolicy
 from .policies.rules import RulesConfig, RulesPolicy
 from .policies.throughput import ThroughputConfig, ThroughputPolicy
@@ -35,6 +36,7 @@ _POLICIES: dict[str, tuple[type, type, dict[str, Any]]] = {
     "robustmpc-pensieve": (RobustMpcPolicy, RobustMpcConfig, {"mode": "pensieve"}),
     "dynamic": (DynamicPolicy, DynamicConfig, {}),
     "rules": (RulesPolicy, RulesConfig, {}),
+    "longmpc": (LongMpcPolicy, LongMpcConfig, {}),
 }
 
 _ABANDON_RULES: dict[str, tuple[type, type]] = {
