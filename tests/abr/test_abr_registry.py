@@ -15,6 +15,7 @@ NAMES = [
     "robustmpc-pensieve",
     "dynamic",
     "rules",
+    "longmpc",
 ]
 
 
