@@ -122,7 +122,7 @@ def test_stalled_or_truncated_edge_fails_over(live: Backend, fault: dict, reason
     """(c) a stall mid-body and a truncated body are detected and failed over."""
     sink = MemorySink()
     # no steering: a steering answer could rank the faulty edge lower before the first fetch
-    cfg = _config(sink, speed=6.0, oca=replace(DEFAULT_OCA, stall_timeout_s=0.5),
+    cfg = _config(sink, speed=6.0, oca=replace(DEFAULT_OCA, stall_timeout_s=1.0),
                   steering=False)
 
     async def main() -> tuple[object, str]:
@@ -136,7 +136,8 @@ def test_stalled_or_truncated_edge_fails_over(live: Backend, fault: dict, reason
     summary, bad = asyncio.run(main())
     assert summary.state == "ended", summary.failure
     events = sink.of_type("failover")
-    assert len(events) == 1
-    assert events[0].from_pathway == bad and events[0].reason == reason
+    assert events, "no failover"
+    assert events[0].from_pathway == bad and events[0].reason == reason, events
+    assert [e.from_pathway for e in events].count(bad) == 1, events
     assert bad not in summary.edges
     _segments_once(summary)
