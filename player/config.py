@@ -1,7 +1,7 @@
 """Configuration of real playback: frozen dataclasses, units in the names.
 
     PlayerConfig(
-        policy="dynamic", policy_config={},          # abr.registry name + its config fields
+        policy="longmpc", policy_config={},          # abr.registry name + its config fields
         engine=EngineConfig(...),                    # buffer goals, stall limit (seconds)
         oca=OcaConfig(timeout_s=..., retry=RetryPolicy(...), breaker=BreakerConfig(...)),
         speed=1.0,                                   # media seconds per wall second
@@ -149,7 +149,7 @@ class PlayerConfig:
     steering URI. ``start_position_s``: overrides the resume position.
     """
 
-    policy: str = "dynamic"
+    policy: str = "longmpc"
     policy_config: Mapping[str, Any] = field(default_factory=dict)
     abandon: bool = True
     engine: EngineConfig = DEFAULT_ENGINE
