@@ -221,6 +221,8 @@ def run(traces: list[Any], policies: list[str], speed: float, latency_ms: float,
                     **_sensitivity(tr, video, pol, cfg, lat_s, s.result, rep),
                     "real_segs": _segs(s.result), "replay_segs": _segs(rep),
                     "real_abandoned": len(s.result.abandoned),
+                    "real_abandons": [list(x) for x in s.result.abandoned],
+                    "replay_abandons": [list(x) for x in rep.abandoned],
                     "replay_abandoned": len(rep.abandoned),
                     "loadavg": machine()["loadavg"],
                 }

@@ -134,12 +134,12 @@ def headless_config(**kw: Any) -> Any:
     return PlayerConfig(**base)
 
 
-async def _one(url: str, cfg: Any, play_s: float) -> dict[str, Any]:
+async def _one(url: str, cfg: Any, play_s: float, shared: dict[str, Any]) -> dict[str, Any]:
     from player import Player
 
     t0 = time.perf_counter()
     try:
-        p = await Player.open(url, cfg)
+        p = await Player.open(url, cfg, **shared)
     except Exception as exc:  # noqa: BLE001 - a failed open is a result
         return {"ok": False, "error": f"open: {exc}"}
     open_s = time.perf_counter() - t0
@@ -159,9 +159,24 @@ async def _one(url: str, cfg: Any, play_s: float) -> dict[str, Any]:
     }
 
 
-async def _step(url: str, n: int, cfg: Any, play_s: float) -> dict[str, Any]:
+async def _step(url: str, n: int, cfg: Any, play_s: float, shared_clients: bool) -> dict:
+    import httpx
+
+    from player.transport import HttpxTransport
+
     c0, w0 = time.process_time(), time.perf_counter()
-    res = await asyncio.gather(*(_one(url, cfg, play_s) for _ in range(n)))
+    shared: dict[str, Any] = {}
+    if shared_clients:  # one connection pool for every session of the step
+        limits = httpx.Limits(max_connections=4 * n + 10, max_keepalive_connections=4 * n + 10)
+        client = httpx.AsyncClient(follow_redirects=True, limits=limits)
+        shared = {"transport": HttpxTransport(client, cmcd_mode=cfg.telemetry.cmcd
+                                              if cfg.telemetry.cmcd != "off" else "query"),
+                  "http": client}
+    try:
+        res = await asyncio.gather(*(_one(url, cfg, play_s, shared) for _ in range(n)))
+    finally:
+        if shared:
+            await shared["http"].aclose()
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
     ok = [r for r in res if r.get("ok")]
     starts = sorted(r["startup_s"] for r in ok)
@@ -187,18 +202,21 @@ def main(argv: list[str] | None = None) -> int:
                     help="stop each session after this many wall seconds of play() "
                          "(0 = play the whole title)")
     ap.add_argument("--policy", default="dynamic")
+    ap.add_argument("--shared-clients", action="store_true",
+                    help="one httpx client/transport for all sessions of a step (injected "
+                         "into Player.open) instead of two new clients per session")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
     from benchmarks.bench_agreement import ensure_title
 
     content = ensure_title() if a.content == "/tmp/abrkit-bench/content-agree" else Path(a.content)
-    out: dict[str, Any] = {"machine_start": machine(), "steps": []}
+    out: dict[str, Any] = {"machine_start": machine(), "steps": [], "args": vars(a)}
     with spawn_backend(content, edges=3) as be:
         url = be.grant_url(a.title)
         cfg = headless_config(policy=a.policy)
         for n in [int(x) for x in a.ns.split(",")]:
             b0 = be.cpu_s()
-            st = asyncio.run(_step(url, n, cfg, a.play_s))
+            st = asyncio.run(_step(url, n, cfg, a.play_s, a.shared_clients))
             st["backend_cpu_s"] = round(be.cpu_s() - b0, 2)
             st["loadavg"] = [round(x, 2) for x in os.getloadavg()]
             st["pass"] = (st["failed"] == 0 and st["stalls"] == 0
