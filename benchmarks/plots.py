@@ -41,7 +41,7 @@ def qoe_cdf(
     title: str = "QoE_lin per session",
 ) -> Path:
     """Empirical CDF of each policy's session QoE_lin (plus the optimum's, when given)."""
-    fig = Figure(figsize=(7, 4.5))
+    fig = Figure(figsize=(8.5, 4.5))
     ax = fig.add_subplot()
     by: dict[str, list[float]] = {}
     for r in rows:
@@ -55,12 +55,22 @@ def qoe_cdf(
         ys = [(i + 1) / n for i in range(n)]
         style = "k--" if name == "offline optimum" else "-"
         ax.step(xs, ys, style, where="post", label=f"{name} (n={n})", linewidth=1.2)
-    ax.set_xlabel("QoE_lin per session")
+    xlabel = "QoE_lin per session"
+    everything = sorted(v for _, values in series for v in values)
+    if len(everything) >= 20:
+        # heavy left tails (long stalls) would squash the body: clip at the 5th percentile
+        low = everything[len(everything) // 20]
+        span = everything[-1] - low
+        if everything[0] < low - 0.5 * span:
+            below = sum(1 for v in everything if v < low)
+            ax.set_xlim(low - 0.05 * span, everything[-1] + 0.05 * span)
+            xlabel += f" (axis cut at the 5th percentile: {below} values further left)"
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("fraction of sessions")
     ax.set_ylim(0, 1.01)
     ax.grid(True, alpha=0.3)
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return _save(fig, path)
 
