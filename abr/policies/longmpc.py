@@ -25,9 +25,9 @@ cost per decision is RobustMPC's. Tuning and results: docs/policy-longmpc.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from ..base import AbrContext, Decision
+from ..base import AbrContext
 from ..errors import PolicyConfigError
 from ._common import check_config
 from .robustmpc import FORMULAS, RobustMpcConfig, RobustMpcPolicy
@@ -122,10 +122,12 @@ class LongMpcPolicy(RobustMpcPolicy):
         assert self._last_prediction is not None
         return self._last_prediction / (1.0 + self._max_error)
 
-    def decide(self, ctx: AbrContext) -> Decision:
+    def _plan_buffer_s(self, ctx: AbrContext) -> float:
         reserve = self.long_config.reserve_segments * ctx.segment_duration_s
-        if reserve > 0:
-            ctx = replace(ctx, buffer_s=max(0.0, ctx.buffer_s - reserve))
-        d = super().decide(ctx)
-        reason = d.reason if reserve <= 0 else f"{d.reason} (keeping {reserve:g}s in reserve)"
-        return Decision(d.rung, self.name, reason, d.wait_s)
+        b = ctx.buffer_s - reserve
+        return b if b > 0.0 else 0.0
+
+    def _buffer_note(self, ctx: AbrContext, buffer_s: float) -> str:
+        if buffer_s == ctx.buffer_s:
+            return ""
+        return f" (planned with {buffer_s:.2f}s, a reserve held back)"

@@ -544,6 +544,13 @@ class RobustMpcPolicy:
             )
         return block / bytes_per_s
 
+    def _plan_buffer_s(self, ctx: AbrContext) -> float:
+        """The buffer level the plan starts from (subclasses may hold some in reserve)."""
+        return ctx.buffer_s
+
+    def _buffer_note(self, ctx: AbrContext, buffer_s: float) -> str:
+        return ""
+
     def decide(self, ctx: AbrContext) -> Decision:
         cfg = self.config
         top = ctx.top_rung
@@ -564,10 +571,11 @@ class RobustMpcPolicy:
             rates = tuple(float(b) for b in ladder[:n])
             self._ladder_key = key = (ladder, n, h, _tables(rates, h, cfg.bitrate_unit_bps))
         dl = self._download_times(ctx, h, n, prediction / 8.0)
+        buffer_s = self._plan_buffer_s(ctx)
         idx, score = _search(
             key[3],
             dl,
-            ctx.buffer_s,
+            buffer_s,
             ctx.segment_duration_s,
             last,
             cfg.score_order,
@@ -584,7 +592,7 @@ class RobustMpcPolicy:
             self.name,
             f"prediction {prediction / 1e6:.3f} Mbps (harmonic mean / (1 + max error"
             f" {self._max_error:.3f})); best {h}-chunk plan {plan} scores {score:.3f}"
-            f" at buffer {ctx.buffer_s:.2f}s",
+            f" at buffer {ctx.buffer_s:.2f}s{self._buffer_note(ctx, buffer_s)}",
         )
 
 
