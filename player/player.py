@@ -53,6 +53,7 @@ from telemetry.sinks import HttpSink
 from .config import PlayerConfig
 from .decode import DecodedSegment, Decoder
 from .errors import PlayerError
+from .http import async_client
 from .media import Media, MediaError, load_media
 from .oca import FailoverRecord, OcaPool, Pathway, PathwayError, pathways_from_grant
 from .realtime import Clock, Fetched, RealtimeDriver, ScaledClock
@@ -211,7 +212,7 @@ class Player:
         self._wall = wall
         self._monotonic = monotonic
         self._timings = _Timings(cpu0=time.process_time())
-        self._client = http or httpx.AsyncClient(timeout=cfg.manifest_timeout_s)
+        self._client = http or async_client(timeout=cfg.manifest_timeout_s)
         self._owns_client = http is None
         cmcd_mode = "query" if cfg.telemetry.cmcd == "off" else cfg.telemetry.cmcd
         if transport is None:

@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from .http import async_client
+
 __all__ = ["ProgressReporter"]
 
 
@@ -63,7 +65,7 @@ class ProgressReporter:
             if self._client is not None:
                 r = await self._client.put(self.url, json=body, timeout=self.timeout_s)
             else:
-                async with httpx.AsyncClient(timeout=self.timeout_s) as c:
+                async with async_client(timeout=self.timeout_s) as c:
                     r = await c.put(self.url, json=body)
         except httpx.HTTPError:
             self.failed += 1

@@ -34,6 +34,8 @@ import httpx
 from player.errors import PlayerError
 from telemetry.cmcd import CmcdData, CmcdMode, add_to_url, to_headers
 
+from .http import async_client
+
 __all__ = [
     "TransportError",
     "ConnectError",
@@ -198,7 +200,7 @@ class HttpxTransport:
         cmcd_mode: CmcdMode = "query",
         clock: Clock = time.monotonic,
     ) -> None:
-        self._client = client or httpx.AsyncClient(follow_redirects=True)
+        self._client = client or async_client(follow_redirects=True)
         self._owns_client = client is None
         self.cmcd_mode: CmcdMode = cmcd_mode
         self._clock = clock

@@ -122,7 +122,7 @@ def test_stalled_or_truncated_edge_fails_over(live: Backend, fault: dict, reason
     """(c) a stall mid-body and a truncated body are detected and failed over."""
     sink = MemorySink()
     # no steering: a steering answer could rank the faulty edge lower before the first fetch
-    cfg = _config(sink, speed=6.0, oca=replace(DEFAULT_OCA, stall_timeout_s=1.0),
+    cfg = _config(sink, speed=6.0, oca=replace(DEFAULT_OCA, stall_timeout_s=2.0),
                   steering=False)
 
     async def main() -> tuple[object, str]:
