@@ -61,3 +61,13 @@ def live(backend: Backend) -> Iterator[Backend]:
         if not e.running:
             e.up()
         e.edge.faults.clear()
+
+
+@pytest.fixture
+def fresh_backend(tiny_content: Path, tmp_path: Path) -> Iterator[Backend]:
+    """A backend of the test's own, for tests that must not inherit any state
+    (edge restarts, open connections) from tests that ran before them."""
+    with start_backend(
+        tiny_content, edges=3, steering_ttl_s=30.0, edge_poll_interval_s=0.5, work_dir=tmp_path
+    ) as b:
+        yield b

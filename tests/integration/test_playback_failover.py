@@ -118,8 +118,16 @@ def test_all_edges_down_fails_clearly(live: Backend) -> None:
     [({"stall": {"after_bytes": 3000}}, "stalled"),
      ({"truncate": {"after_bytes": 3000}}, "truncated")],
 )
-def test_stalled_or_truncated_edge_fails_over(live: Backend, fault: dict, reason: str) -> None:
-    """(c) a stall mid-body and a truncated body are detected and failed over."""
+def test_stalled_or_truncated_edge_fails_over(
+    fresh_backend: Backend, fault: dict, reason: str
+) -> None:
+    """(c) a stall mid-body and a truncated body are detected and failed over.
+
+    On its own backend: on the shared one, after the other integration tests,
+    this test has seen the two healthy edges fail too (open breakers); that
+    cross-test interaction is an open bug (see the issue notes).
+    """
+    live = fresh_backend
     sink = MemorySink()
     # no steering: a steering answer could rank the faulty edge lower before the first fetch
     cfg = _config(sink, speed=6.0, oca=replace(DEFAULT_OCA, stall_timeout_s=2.0),
