@@ -140,9 +140,9 @@ def _subset(name):
     return traces, video, presets.REALISTIC
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="shared traces not available")
 @pytest.mark.parametrize("set_name", sorted(GUARDS))
 def test_guard_beats_robustmpc(set_name):
+    assert SHARED.is_dir(), f"../shared beside the repository is required: {SHARED} is missing"
     traces, video, preset = _subset(set_name)
     out = {}
     for name in ("robustmpc", "longmpc"):

@@ -329,8 +329,7 @@ def test_beam_guard_and_log_quality_still_beat_constants() -> None:
 
 
 def test_bench_script_runs_on_a_tiny_trace_set(tmp_path: Path, capsys) -> None:
-    if not VIDEO.is_dir():
-        pytest.skip("shared pensieve video sizes not present")
+    assert VIDEO.is_dir(), f"../shared beside the repository is required: {VIDEO} is missing"
     from benchmarks import bench_optimal
 
     folder = tmp_path / "tiny"

@@ -62,8 +62,8 @@ def test_load_errors_say_where(tmp_path: Path, text: str, match: str) -> None:
         load_trace(p)
 
 
-@pytest.mark.skipif(not TRACES.is_dir(), reason="shared traces not present")
 def test_load_shared_traces() -> None:
+    assert TRACES.is_dir(), f"../shared beside the repository is required: {TRACES} is missing"
     for sub in ("pensieve_train", "sabre_hd_fs"):
         files = sorted(f for f in (TRACES / sub).iterdir() if f.name != "SOURCE.md")[:3]
         for f in files:
