@@ -22,13 +22,14 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks.machine import loadavg, machine
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -103,22 +104,6 @@ class BackendProc:
 
 def spawn_backend(content: Path, edges: int = 3, steering_ttl_s: float = 10.0) -> BackendProc:
     return BackendProc(content, edges, steering_ttl_s)
-
-
-def machine() -> dict[str, Any]:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-        "loadavg": [round(x, 2) for x in os.getloadavg()],
-        "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
 
 
 def headless_config(**kw: Any) -> Any:
@@ -218,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             b0 = be.cpu_s()
             st = asyncio.run(_step(url, n, cfg, a.play_s, a.shared_clients))
             st["backend_cpu_s"] = round(be.cpu_s() - b0, 2)
-            st["loadavg"] = [round(x, 2) for x in os.getloadavg()]
+            st["loadavg"] = [round(x, 2) for x in loadavg()]
             st["pass"] = (st["failed"] == 0 and st["stalls"] == 0
                           and (st["startup_max_s"] or 1e9) <= a.startup_bound)
             out["steps"].append(st)

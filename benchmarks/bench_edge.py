@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import shutil
 import signal
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.machine import machine_line
 from server.config import EdgeConfig
 from server.edge.app import Edge
 from server.runner import ServerThread, _bind
@@ -52,16 +52,6 @@ class WrkResult:
     p99_ms: float
     requests: int
     errors: int
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 _UNITS_T = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
@@ -293,7 +283,6 @@ def render(
     import starlette
     import uvicorn
 
-    la = os.getloadavg()
     mb = 1e6
     lines = [
         "# Edge serving throughput vs nginx",
@@ -302,11 +291,11 @@ def render(
         f"--duration {args.duration} --segment-bytes {args.segment_bytes} "
         f"--segments {args.segments}`",
         "",
-        f"Machine: nproc {os.cpu_count()}, {_cpu_model()}; Python {platform.python_version()}; "
-        f"uvicorn {uvicorn.__version__} (h11), starlette {starlette.__version__}; "
-        f"{_version(['nginx', '-v'])}; {_version(['wrk', '--version'])}; "
-        f"load average at the end {la[0]:.2f} / {la[1]:.2f} / {la[2]:.2f} "
-        "(the machine is shared with other users: figures vary with their load).",
+        machine_line(
+            f"uvicorn {uvicorn.__version__} (h11), starlette {starlette.__version__}",
+            _version(["nginx", "-v"]),
+            _version(["wrk", "--version"]),
+        ),
         "",
         f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",

@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -42,6 +40,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from benchmarks.machine import machine_line
 from drm import LicenceClient, read_tenc
 from manifest.parse import parse
 from server.control.licence import LicenceConfig
@@ -51,16 +50,6 @@ from server.packager.encrypt import EncryptOptions
 from server.runner import start_backend
 
 LADDER = (Rung(120, 150_000), Rung(180, 300_000))
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def pct(values: list[float], q: float) -> float:
@@ -202,7 +191,6 @@ def render(args: argparse.Namespace, lat: list[float],
     ttff = [t for t, _ in enc]
     lic = [x for _, x in enc if x is not None]
     share = [x / t for t, x in enc if x is not None]
-    load = " / ".join(f"{v:.2f}" for v in os.getloadavg())
     cmd = (f"python -m benchmarks.bench_licence --requests {args.requests} "
            f"--ttff-runs {args.ttff_runs} --player-runs {args.player_runs}")
     lines = [
@@ -210,9 +198,7 @@ def render(args: argparse.Namespace, lat: list[float],
         "",
         f"Command: `{cmd}`",
         "",
-        f"Machine: nproc {os.cpu_count()}, {_cpu_model()}; Python {platform.python_version()}; "
-        f"PyAV {av.__version__}; load average at the end {load} (the machine is shared "
-        "with other users: figures vary with their load).",
+        machine_line(f"PyAV {av.__version__}"),
         "",
         f"Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M')} UTC",
         "",

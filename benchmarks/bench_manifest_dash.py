@@ -20,14 +20,13 @@ figures, the command and the machine to ``--out``.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from benchmarks.machine import machine_line
 from manifest.dash import parse_mpd
 from manifest.dash_xml import load_mpd_root, strip_namespace
 
@@ -142,16 +141,6 @@ def mpegdash_ms(text: str, runs: int) -> float | None:
     return timed_ms(lambda: MPEGDASHParser.parse(text), runs)[1]
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=9)
@@ -184,10 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         + (f" --runs {args.runs}" if args.runs != 9 else "")
         + "`",
         "",
-        f"Machine: {os.cpu_count()} CPUs (`nproc`), {cpu_model()}, "
-        f"Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"{platform.system()}; load average at the end of the run "
-        f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} (shared machine)",
+        machine_line(),
         "",
         f"Ladder: 2 h, {len(LADDER)} renditions, 2 s segments ({DURATION_S // 2} per rendition, "
         "irregular 1.96 s / 2.04 s segments every 7th / 13th), timescale 90000. "

@@ -17,8 +17,6 @@ Writes the figures, the command and the machine to ``--out``.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import time
@@ -26,6 +24,7 @@ from pathlib import Path
 
 import m3u8
 
+from benchmarks.machine import machine_line
 from manifest.hls import _skip_unused, parse_hls, parse_media_playlist
 from manifest.hls_lines import scan
 from manifest.hls_writer import MASTER_NAME, relative, write_hls
@@ -118,16 +117,6 @@ def _time(fn, runs: int) -> list[float]:  # type: ignore[no-untyped-def]
     return times
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=9)
@@ -167,11 +156,6 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m benchmarks.bench_manifest_hls" + (
         f" --runs {args.runs}" if args.runs != 9 else ""
     )
-    machine = (
-        f"{_cpu_model()}, nproc={os.cpu_count()}, Python {platform.python_version()} "
-        f"({platform.python_implementation()}), {platform.system()} {platform.machine()}, "
-        f"load average {os.getloadavg()[0]:.2f} at the end of the run (shared machine)"
-    )
     lines = [
         "# HLS manifest parse benchmark",
         "",
@@ -189,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Command: `{command}`",
         "",
-        f"Machine: {machine}",
+        machine_line(),
         "",
     ]
     text = "\n".join(lines)

@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import platform
 import resource
 import statistics
 import sys
@@ -23,6 +21,7 @@ import time
 from pathlib import Path
 
 from abr.optimal import PENSIEVE, OptimalConfig, optimal_schedule
+from benchmarks.machine import machine_line
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "traces"
@@ -93,19 +92,6 @@ def trace_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.name != "SOURCE.md")
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    py = platform.python_version()
-    return f"{os.cpu_count()} CPUs (nproc), {cpu}, Python {py}, {platform.system()}"
-
-
 def peak_rss_mb() -> float:
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kb / 1024.0 if sys.platform != "darwin" else kb / 1024.0 / 1024.0
@@ -140,7 +126,6 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     wall = time.perf_counter() - wall0
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     secs = [r.solve_s or 0.0 for _, r in rows]
     scores = [r.score for _, r in rows]
     peak = peak_rss_mb()
@@ -153,9 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         f" --grid {args.grid}"
         + (f" --refine {' '.join(map(str, args.refine))}" if args.refine else "")
         + "`",
-        f"Machine: {machine()}; one core (single-threaded numpy); load average {load:.1f}"
-        f" at the end of the run (other jobs were sharing the machine: times are CPU seconds"
-        f" of this process, `time.process_time`; wall clock for the whole set {wall:.0f} s).",
+        machine_line("one core (single-threaded numpy)"),
+        f"Times are CPU seconds of this process (`time.process_time`), robust to other jobs;"
+        f" wall clock for the whole set {wall:.0f} s.",
         f"Setup: Pensieve preset (QOE.md), {len(sizes)} chunks, ladder "
         f"{', '.join(str(int(b / 1e3)) for b in PENSIEVE_BPS)} kbps; grid {cfg.grid_s} s"
         + (f", refine passes {cfg.refine_grids_s}" if cfg.refine_grids_s else "")

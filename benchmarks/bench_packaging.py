@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -35,6 +34,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.machine import machine_line
 from server.packager import (
     DEFAULT_LADDER,
     ensure_demo_title,
@@ -45,16 +45,6 @@ from server.packager import (
 from server.packager import encode as enc
 from server.packager.demo_source import write_demo_source
 from server.packager.probe import probe
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _cpu() -> float:
@@ -130,7 +120,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    load = os.getloadavg()
     given = list(argv if argv is not None else sys.argv[1:])
     command = " ".join(["python -m benchmarks.bench_packaging", *given])
     lines = [
@@ -138,10 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Command: `{command}`",
         "",
-        f"Machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {_cpu_model()}; "
-        f"Python {platform.python_version()}; PyAV {__import__('av').__version__}; "
-        f"load average at the end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
-        "(the machine is shared: figures vary with other users' load).",
+        machine_line(
+            f"{len(os.sched_getaffinity(0))} CPUs usable (affinity)",
+            f"PyAV {__import__('av').__version__}",
+        ),
         "",
         f"Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         "",

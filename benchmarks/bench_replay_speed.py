@@ -17,9 +17,7 @@ progress events flow). Add a policy by adding an entry to :data:`CASES`.
 from __future__ import annotations
 
 import argparse
-import math
 import os
-import platform
 import statistics
 import sys
 import time
@@ -27,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from abr.base import AbrContext, Decision, Policy
+from benchmarks.machine import machine_line
 from player.presets import PENSIEVE, REALISTIC, Preset
 from player.replay import replay
 from player.traces import load_trace_dir
@@ -65,23 +64,6 @@ CASES: list[tuple[str, Callable[[], Policy], Preset]] = [
     ("fixed rung 2, pensieve preset", FixedRung, PENSIEVE),
     ("BB (test-grade), realistic preset (abandonment on)", BufferBased, REALISTIC),
 ]
-
-
-def machine() -> dict[str, str]:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "nproc": str(os.cpu_count()),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-    }
 
 
 def bench(traces, video, factory, preset, rounds: int) -> dict[str, float]:
@@ -125,18 +107,15 @@ def main(argv: list[str] | None = None) -> int:
             f" {r['sessions_s_wall']:8.0f} (wall) {r['us_per_segment']:6.1f} us/segment"
             f"  mean QoE_lin {r['mean_qoe']:.2f}"
         )
-    m = machine()
-    load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
     lines = [
         "# Replay speed",
         "",
         "Command: `python -m benchmarks.bench_replay_speed"
         f" --rounds {args.rounds} --cpu {args.cpu}`",
         "",
-        f"Machine: {m['cpu']}, nproc {m['nproc']}, Python {m['python']}, {m['platform']}; "
-        f"pinned to one CPU. Load average at the end: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}"
-        f" on {m['nproc']} CPUs: when it exceeds the CPU count other jobs shared the core and"
-        " the CPU-time column is the honest figure (wall time includes waiting for the core).",
+        machine_line("pinned to one CPU"),
+        "When the load average exceeds the CPU count other jobs shared the core and the CPU-time"
+        " column is the honest figure (wall time includes waiting for the core).",
         "",
         f"Workload: {len(traces)} traces of `{args.traces.name}`, full engine + replay driver,"
         " fresh policy per session; best of the timed passes after a warm-up pass.",
