@@ -28,7 +28,7 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from server.edge.shaping import ConstantRate, ShapingError, TraceRate, load_trace
+from server.edge.shaping import ConstantRate, ShapingError, TraceRate, load_trace_rate
 from server.errors import ServerError
 
 __all__ = ["FaultError", "FaultSet", "FaultState", "parse_faults"]
@@ -144,9 +144,9 @@ def _parse_rate(v: Any, now: float) -> ConstantRate | TraceRate:
         if "trace" in r:
             if not isinstance(r["trace"], str):
                 raise FaultError("expected a file path", where="rate.trace")
-            durs, rates = load_trace(r["trace"], fmt=str(r.get("format", "auto")))
             scale = _number(r.get("time_scale", 1.0), "rate.time_scale", lo=1e-6)
-            return TraceRate(durs, rates, origin=now, time_scale=scale)
+            return load_trace_rate(r["trace"], fmt=str(r.get("format", "auto")), origin=now,
+                                   time_scale=scale)
     except ShapingError as exc:
         raise FaultError(str(exc), where="rate") from exc
     raise FaultError("expected {bytes_per_s} or {trace, format?, time_scale?}", where="rate")

@@ -114,7 +114,8 @@ def test_trace_rate(live: Backend, client: httpx.Client, tmp_path: Path, fmt: st
         )
     else:
         trace = tmp_path / "t.log"
-        trace.write_text("0.0\t3.2\n2.0\t0.8\n")
+        # replay's convention: line i holds over (t[i-1], t[i]] (line 0's value unused)
+        trace.write_text("0.0\t0.0\n2.0\t3.2\n4.0\t0.8\n")
     _faults(live, "edge-1", {"rate": {"trace": str(trace), "time_scale": 4.0}})
     t0 = time.monotonic()
     r = client.get(live.edge_urls["edge-1"] + SEG)
