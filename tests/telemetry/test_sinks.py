@@ -6,16 +6,12 @@ import asyncio
 import json
 import os
 import random
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
@@ -34,6 +30,7 @@ from telemetry.sinks import (
     TeeSink,
 )
 from telemetry.spool import MemoryQueue, Position, Spool
+from tests.support import ServerThread, free_port
 
 
 def hb(i: int, session: str = "s") -> HeartbeatEvent:
@@ -392,37 +389,6 @@ def test_http_sink_async_retry_uses_injected_sleep() -> None:
 # --- integration: a real collector stopped and restarted ------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class ServerThread:
-    """uvicorn serving ``app`` on 127.0.0.1:port in a daemon thread."""
-
-    def __init__(self, app: Any, port: int) -> None:
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="error", lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> ServerThread:
-        self.thread.start()
-        deadline = time.monotonic() + 5
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("test server did not start")
-            time.sleep(0.005)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)
-
-
 def collector_app(store: dict[str, dict[str, Any]], counter: list[int]) -> Starlette:
     async def telemetry(request: Request) -> Response:
         body = await request.json()
@@ -439,7 +405,7 @@ def collector_app(store: dict[str, dict[str, Any]], counter: list[int]) -> Starl
 
 @pytest.fixture
 def collector_port() -> Iterator[int]:
-    yield _free_port()
+    yield free_port()
 
 
 @pytest.mark.integration
