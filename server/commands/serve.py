@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 HELP = "Run the reference backend (control plane + OCA edges) on 127.0.0.1 until Ctrl-C."
 
@@ -15,6 +16,11 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 DEFAULT_PORT_BASE = 8100
+# LicenceConfig's defaults, spelled out so that building the CLI parser does not
+# import the control plane (tests/server/test_serve_licence.py checks they agree)
+DEFAULT_MAX_STREAMS = 2
+DEFAULT_LICENCE_S = 600.0
+DEFAULT_HEARTBEAT_TIMEOUT_S = 60.0
 
 
 def cache_dir() -> Path:
@@ -67,6 +73,79 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="file holding the token-signing secret (default: random per run)",
     )
+    lic = parser.add_argument_group(
+        "licence server", "ClearKey licences and HLS AES-128 keys (see docs/drm.md)"
+    )
+    lic.add_argument(
+        "--key-store",
+        type=Path,
+        metavar="FILE",
+        help="key store written by 'abrkit package --encrypt' (mode 0600, never inside "
+        "--content; default $ABRKIT_KEY_STORE or $ABRKIT_CACHE/keys/keystore.json)",
+    )
+    lic.add_argument(
+        "--max-streams",
+        type=int,
+        default=DEFAULT_MAX_STREAMS,
+        metavar="N",
+        help="concurrent streams per account (default %(default)s)",
+    )
+    lic.add_argument(
+        "--licence-seconds",
+        type=float,
+        default=DEFAULT_LICENCE_S,
+        metavar="S",
+        help="lifetime of a licence, its expires_in (default %(default)g)",
+    )
+    lic.add_argument(
+        "--heartbeat-timeout",
+        type=float,
+        default=DEFAULT_HEARTBEAT_TIMEOUT_S,
+        metavar="S",
+        help="a stream not seen (licence, renewal, heartbeat) for S seconds frees its "
+        "slot (default %(default)g)",
+    )
+
+
+def licence_config(args: argparse.Namespace, content: Path) -> Any:
+    """The ``LicenceConfig`` of the licence flags; ``ValueError`` with the flag's name.
+
+    An explicit ``--key-store`` must be a readable key store (mode 0600, right
+    format) outside ``content``: checked here so that a typo is an error at
+    start, not a refused licence later.
+    """
+    import math
+
+    from drm import KeyStore, KeyStoreError
+    from server.control.licence import LicenceConfig
+
+    if args.max_streams < 1:
+        raise ValueError(f"--max-streams must be >= 1, got {args.max_streams}")
+    for flag, value in (
+        ("--licence-seconds", args.licence_seconds),
+        ("--heartbeat-timeout", args.heartbeat_timeout),
+    ):
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{flag} must be a positive number of seconds, got {value:g}")
+    store = args.key_store
+    if store is not None:
+        store = Path(store).expanduser()
+        if not store.is_file():
+            what = "is not a file" if store.exists() else "does not exist"
+            raise ValueError(
+                f"--key-store {store} {what} (write one with 'abrkit package --encrypt "
+                "cenc --key-store FILE')"
+            )
+        try:
+            KeyStore(store, forbid_under=content).keys()
+        except KeyStoreError as exc:
+            raise ValueError(f"--key-store: {exc}") from None
+    return LicenceConfig(
+        key_store=store,
+        licence_duration_s=args.licence_seconds,
+        max_streams=args.max_streams,
+        heartbeat_timeout_s=args.heartbeat_timeout,
+    )
 
 
 def _content_root(args: argparse.Namespace) -> Path:
@@ -83,6 +162,7 @@ def _content_root(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from drm import DrmError
     from server.control.catalog_rules import CatalogRules
     from server.errors import ServerError
     from server.runner import start_backend
@@ -104,6 +184,11 @@ def run(args: argparse.Namespace) -> int:
         if not content.is_dir():
             print(f"abrkit serve: content directory {content} does not exist", file=sys.stderr)
             return EXIT_USAGE
+        try:
+            licence = licence_config(args, content)
+        except ValueError as exc:
+            print(f"abrkit serve: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         backend = start_backend(
             content,
             edges=args.edges,
@@ -113,8 +198,9 @@ def run(args: argparse.Namespace) -> int:
             secret=secret,
             steering_ttl_s=args.steering_ttl,
             work_dir=cache_dir() / "serve",
+            licence=licence,
         )
-    except (OSError, ValueError, ServerError) as exc:
+    except (OSError, ValueError, ServerError, DrmError) as exc:
         print(f"abrkit serve: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     titles = sorted(p.parent.name for p in content.glob("*/catalog.json"))
@@ -124,6 +210,12 @@ def run(args: argparse.Namespace) -> int:
     for name, url in backend.edge_urls.items():
         print(f"{name:<13} {url}   faults: POST {url}/admin/faults")
     print(f"telemetry db  {backend.control_plane.config.db_path}")
+    lic = backend.control_plane.licence
+    print(
+        f"licences      keys {lic.store.path}, at most {licence.max_streams} streams per account, "
+        f"{licence.licence_duration_s:g} s licences, heartbeat timeout "
+        f"{licence.heartbeat_timeout_s:g} s"
+    )
     print("example grant:")
     print(
         f"  curl -s -X POST {backend.grant_url(example)} -H 'content-type: application/json' "

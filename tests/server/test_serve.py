@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from server.commands import serve
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.serve_process import serve_process
 
 
 def test_arguments_and_defaults() -> None:
@@ -42,44 +37,10 @@ def test_bad_content_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 @pytest.mark.integration
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_serve_subprocess(content_dir: Path, tmp_path: Path, sig: signal.Signals) -> None:
-    env = {**os.environ, "ABRKIT_CACHE": str(tmp_path), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "player.cli",
-            "serve",
-            "--content",
-            str(content_dir),
-            "--edges",
-            "2",
-            "--port-base",
-            "0",
-            "--steering-ttl",
-            "2",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
-    try:
-        lines = []
-        deadline = time.monotonic() + 30
-        assert proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("Ctrl-C"):
-                break
-        out = "".join(lines)
+    args = ["--content", str(content_dir), "--edges", "2", "--steering-ttl", "2"]
+    with serve_process(args, tmp_path) as (proc, out):
         control = re.search(r"control plane (http://127\.0\.0\.1:\d+)", out)
-        assert control, out + (
-            proc.stderr.read() if proc.poll() is not None and proc.stderr else ""
-        )
+        assert control, out
         assert re.search(r"edge-2 +http://127\.0\.0\.1:\d+", out)
         assert "curl -s -X POST" in out
         r = httpx.post(
@@ -89,10 +50,6 @@ def test_serve_subprocess(content_dir: Path, tmp_path: Path, sig: signal.Signals
         assert httpx.get(r.json()["manifest_url"]).status_code == 200
         proc.send_signal(sig)
         assert proc.wait(timeout=15) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def test_ensure_demo_content_packages_into_the_cache(
