@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from player.commands.play import print_summary, run_session, write_plot
     from player.config import DEFAULT_ENGINE, DecodeConfig, PlayerConfig, TelemetryConfig
     from server.runner import default_cache_dir, start_backend
-    from telemetry.sinks import JsonlSink
+    from telemetry.sinks import JsonlSink, MemorySink
 
     speed = 4.0 if args.quick else args.speed
     if not speed > 0:
@@ -72,11 +72,12 @@ def run(args: argparse.Namespace) -> int:
     with start_backend(content, edges=3, steering_ttl_s=60.0, edge_poll_interval_s=0.5) as backend:
         print(f"abrkit demo: control plane {backend.control_url}, edges "
               f"{', '.join(backend.edge_urls.values())}", file=sys.stderr)
+        recorder = MemorySink()  # for the plot's failover markers
         config = PlayerConfig(
             policy=args.policy, speed=speed,
             engine=replace(DEFAULT_ENGINE, buffer_max_s=8.0),
             decode=DecodeConfig(enabled=True, drop_after_s=1.0),
-            telemetry=TelemetryConfig(sinks=(JsonlSink(jsonl),), collector=True,
+            telemetry=TelemetryConfig(sinks=(JsonlSink(jsonl), recorder), collector=True,
                                       heartbeat_interval_s=5.0),
         )
         downed: list[str] = []
@@ -101,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
         qoe = httpx.get(f"{backend.control_url}/qoe", timeout=5).json()
     print_summary(summary)
-    plot = write_plot(summary, out / "session.png")
+    plot = write_plot(summary, out / "session.png", recorder.events, speed=speed)
     print(f"edge taken down: {downed[0] if downed else '-'}; failovers: {summary.failovers}",
           file=sys.stderr)
     print(f"collector /qoe: {qoe.get('titles', {}).get(DEMO_TITLE)}", file=sys.stderr)

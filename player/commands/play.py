@@ -24,7 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--telemetry", default=None, metavar="FILE|URL",
                         help="JSONL file, a collector URL (http://.../telemetry), or "
                              "'collector' (the grant's telemetry URL, spooled)")
-    parser.add_argument("--plot", default=None, metavar="FILE.png", help="write a session plot")
+    parser.add_argument("--plot", default=None, metavar="FILE.png",
+                        help="write a session plot (PNG): chosen bitrate, measured throughput "
+                             "and buffer over time, stalls and failovers (with the edge) marked")
     parser.add_argument("--no-decode", action="store_true", help="fetch only, do not decode")
     parser.add_argument("--cmcd", choices=("query", "headers", "off"), default="query")
     parser.add_argument("--protocol", choices=("hls", "dash"), default="hls")
@@ -139,42 +141,31 @@ def print_summary(summary: Any, console: Any = None) -> None:
     console.print(t)
 
 
-def write_plot(summary: Any, path: str | Path) -> Path:
-    """Bitrate per segment, buffer after each segment and stalls, over session time."""
-    import matplotlib
+def write_plot(summary: Any, path: str | Path, events: Any = (), speed: float = 1.0) -> Path:
+    """The session plot (:mod:`player.commands.session_plot`): bitrate, throughput and
+    buffer over session time, stalls shaded, failovers marked with the new edge.
+    ``events``: the session's telemetry events (failover markers need them);
+    ``speed``: the session's ``--speed``."""
+    from player.commands.session_plot import plot_data, write_session_plot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    segs = summary.result.segments
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
-    ts = [r.download_end_s for r in segs]
-    ax1.step(ts, [r.bitrate_bps / 1e3 for r in segs], where="post", label="bitrate")
-    ax1.set_ylabel("kb/s")
-    ax1.set_title(f"session {summary.session_id[:12]}: {summary.state}, "
-                  f"{summary.failovers} failover(s)")
-    ax2.plot(ts, [r.buffer_after_s for r in segs], marker=".", label="buffer")
-    for r in segs:
-        if r.rebuffer_s > 0:
-            ax2.axvspan(r.download_end_s - r.rebuffer_s, r.download_end_s, color="red", alpha=0.3)
-    ax2.set_ylabel("buffer s")
-    ax2.set_xlabel("session time (media s)")
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    title = (f"session {summary.session_id[:12]}: {summary.state}, "
+             f"{summary.failovers} failover(s), {summary.qoe.rebuffer_count} stall(s)")
+    return write_session_plot(plot_data(summary.result, events, speed=speed), path, title=title)
 
 
 def run(args: argparse.Namespace) -> int:
     from player.errors import PlayerError
-    from telemetry.sinks import JsonlSink
+    from telemetry.sinks import JsonlSink, MemorySink
 
     if not args.speed > 0:
         print("abrkit play: error: --speed must be > 0", file=sys.stderr)
         return 2
     if args.max_height is not None and args.max_height <= 0:
         print("abrkit play: error: --max-height must be > 0", file=sys.stderr)
+        return 2
+    if args.plot and Path(args.plot).suffix.lower() != ".png":
+        print(f"abrkit play: error: --plot {args.plot!r}: the plot is a PNG, name it *.png",
+              file=sys.stderr)
         return 2
     if not args.target.startswith(("http://", "https://")):
         print(f"abrkit play: error: {args.target!r} is not an http(s) URL", file=sys.stderr)
@@ -183,7 +174,8 @@ def run(args: argparse.Namespace) -> int:
         from abr.registry import policy_factory
 
         policy_factory(args.policy)
-        config = build_config(args)
+        recorder = MemorySink()  # the events the plot marks (failovers)
+        config = build_config(args, extra_sinks=(recorder,) if args.plot else ())
     except (ValueError, OSError) as exc:
         print(f"abrkit play: error: {exc}", file=sys.stderr)
         return 2
@@ -200,5 +192,6 @@ def run(args: argparse.Namespace) -> int:
             sink.close()
     print_summary(summary)
     if args.plot:
-        print(f"plot: {write_plot(summary, args.plot)}", file=sys.stderr)
+        plot = write_plot(summary, args.plot, recorder.events, speed=args.speed)
+        print(f"plot: {plot}", file=sys.stderr)
     return 0 if summary.ok else 1
