@@ -127,6 +127,10 @@ def draw_session_plot(data: PlotData, *, title: str = "") -> Any:
     top.plot(data.t_s, data.throughput_kbps, ".", color="tab:green", alpha=0.7,
              label="measured throughput")
     top.set_ylabel("kb/s")
+    rates = [x for x in (*data.bitrate_kbps, *data.throughput_kbps) if x > 0]
+    if rates and max(rates) > 10 * min(rates):  # loopback throughput dwarfs the ladder
+        top.set_yscale("log")
+        top.set_ylabel("kb/s (log)")
     bottom.plot(data.t_s, data.buffer_s, marker=".", color="tab:blue", label="buffer")
     bottom.set_ylabel("buffer (s)")
     bottom.set_xlabel("session time (media s)")

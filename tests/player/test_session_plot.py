@@ -107,6 +107,16 @@ def test_the_figure_shows_bitrate_throughput_buffer_stalls_and_failover_edges() 
             assert [ln.get_xdata()[0] for ln in dashed] == [10.5]
             assert len(ax.patches) == 2  # the two stall spans
         assert bottom.get_xlim() == (0.0, 14.0)
+        assert top.get_yscale() == "linear"  # 200..1400 kb/s: within a factor 10
+    finally:
+        plt.close(fig)
+
+
+def test_rates_spanning_more_than_a_factor_10_use_a_log_axis() -> None:
+    fast = SimpleNamespace(segments=(seg(0, 1.0, 300, 50_000, 2.0),), start_s=0.0, end_s=2.0)
+    fig = draw_session_plot(plot_data(fast))
+    try:
+        assert fig.axes[0].get_yscale() == "log"
     finally:
         plt.close(fig)
 
