@@ -7,9 +7,13 @@
 Sets (trace directory, video, preset):
 
 - ``pensieve_train``: ``pensieve_video``, preset ``pensieve`` (QoE_lin over chunks 1..47);
-- ``sabre_3glogs``: ``sabre_movies/bbb.json``, preset ``realistic``;
-- ``sabre_hd_fs``: ``sabre_movies/bbb4k.json``, preset ``realistic``;
-- ``sabre_sd_fs`` (held-out check): ``sabre_movies/bbb.json``, preset ``realistic``.
+- ``sabre_3glogs``: ``sabre_movies/bbb.json``, preset ``sabre``;
+- ``sabre_hd_fs``: ``sabre_movies/bbb4k.json``, preset ``sabre``;
+- ``sabre_sd_fs``: ``sabre_movies/bbb.json``, preset ``sabre``.
+
+``--sabre-preset realistic`` replays the Sabre sets with the realistic
+preset instead (abandonment, 60 s stall limit); a failed session's QoE_lin
+then charges its unplayed remainder as rebuffering (``telemetry.qoe.failed_session_penalty``).
 
 ``--stride k --offset j`` keeps traces j, j+k, j+2k, ... of each set (sorted
 by file name; the trace loader's order), for hold-out splits and quick runs.
@@ -30,8 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from abr import policy_factory
+from player.presets import get_preset
 from player.replay import replay
 from player.traces import load_trace_dir
+from telemetry.qoe import failed_session_penalty, unplayed_seconds
 
 from .harness import load_video
 
@@ -40,9 +46,9 @@ SHARED = ROOT.parent / "shared" / "traces"
 
 SETS: dict[str, tuple[str, str, str]] = {
     "pensieve_train": ("pensieve_train", "pensieve_video", "pensieve"),
-    "sabre_3glogs": ("sabre_3glogs", "sabre_movies/bbb.json", "realistic"),
-    "sabre_hd_fs": ("sabre_hd_fs", "sabre_movies/bbb4k.json", "realistic"),
-    "sabre_sd_fs": ("sabre_sd_fs", "sabre_movies/bbb.json", "realistic"),
+    "sabre_3glogs": ("sabre_3glogs", "sabre_movies/bbb.json", "sabre"),
+    "sabre_hd_fs": ("sabre_hd_fs", "sabre_movies/bbb4k.json", "sabre"),
+    "sabre_sd_fs": ("sabre_sd_fs", "sabre_movies/bbb.json", "sabre"),
 }
 DEFAULT_SETS = "pensieve_train,sabre_3glogs,sabre_hd_fs"
 DEFAULT_POLICIES = "bba,bola-e,dynamic,throughput,robustmpc,longmpc"
@@ -53,13 +59,16 @@ _STATE: dict[str, Any] = {}
 
 def _load(set_name: str, stride: int, offset: int):
     tdir, vspec, preset = SETS[set_name]
+    if preset == "sabre" and _STATE.get("sabre_preset"):
+        preset = _STATE["sabre_preset"]
     traces = load_trace_dir(SHARED / tdir)[offset::stride]
     return traces, load_video(str(SHARED / vspec)), preset
 
 
 def _work(args: tuple[str, int, int, str, dict[str, Any], list[int]]) -> list[dict[str, Any]]:
-    set_name, stride, offset, policy, config, idx = args
-    key = (set_name, stride, offset)
+    set_name, stride, offset, policy, config, idx, sabre_preset = args
+    _STATE["sabre_preset"] = sabre_preset
+    key = (set_name, stride, offset, sabre_preset)
     if _STATE.get("key") != key:
         _STATE["key"] = key
         _STATE["data"] = _load(set_name, stride, offset)
@@ -69,12 +78,14 @@ def _work(args: tuple[str, int, int, str, dict[str, Any], list[int]]) -> list[di
     for i in idx:
         res = replay(traces[i], video, factory, preset)
         q = res.qoe
+        left = unplayed_seconds(res, video, get_preset(preset).segments)
         rows.append(
             {
                 "trace": traces[i].name,
                 "failed": res.state != "ended",
                 "chunks": q.chunks,
-                "qoe_lin": q.qoe_lin.total,
+                "qoe_lin": q.qoe_lin.total - failed_session_penalty(left),
+                "unplayed_s": left,
                 "rebuffer_ratio": q.rebuffer_ratio,
                 "rebuffer_s": q.rebuffer_s,
                 "avg_bitrate_bps": q.average_bitrate_bps,
@@ -115,13 +126,15 @@ def evaluate(
     offset: int = 0,
     processes: int = 2,
     config: dict[str, Any] | None = None,
+    sabre_preset: str = "sabre",
 ) -> list[dict[str, Any]]:
     """Per-trace rows of ``policy`` on ``set_name`` (trace order)."""
     config = config or {}
+    _STATE["sabre_preset"] = sabre_preset
     n = len(_load(set_name, stride, offset)[0])
     parts = max(1, processes) * 4
     chunks = [list(range(i, n, parts)) for i in range(parts)]
-    jobs = [(set_name, stride, offset, policy, config, c) for c in chunks if c]
+    jobs = [(set_name, stride, offset, policy, config, c, sabre_preset) for c in chunks if c]
     if processes <= 1:
         results = [_work(j) for j in jobs]
     else:
@@ -159,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stride", type=int, default=1)
     ap.add_argument("--offset", type=int, default=0)
     ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--sabre-preset", default="sabre", help="preset of the Sabre sets")
     ap.add_argument("--config-json", default="{}", help="config fields for every policy run")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None, help="write per-trace rows here")
@@ -180,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                 offset=args.offset,
                 processes=args.processes,
                 config=config if policy not in ("bba", "bola-e", "dynamic", "throughput") else {},
+                sabre_preset=args.sabre_preset,
             )
             s = summarise(rows, optima)
             dump[f"{set_name}/{policy}"] = rows

@@ -40,6 +40,7 @@ from player.replay import replay
 from player.session import SessionResult
 from player.traces import Trace, load_trace
 from player.video import Video, load_pensieve_video, load_sabre_movie
+from telemetry.qoe import failed_session_penalty, unplayed_seconds
 
 __all__ = [
     "OptimumRow",
@@ -246,6 +247,7 @@ class SessionRow:
     startup_s: float
     chunks: int
     optimal_qoe_lin: float | None = None
+    unplayed_s: float = 0.0  # a failed session's unplayed remainder, charged in qoe_lin
 
     @property
     def ratio_to_optimal(self) -> float | None:
@@ -258,7 +260,11 @@ class SessionRow:
         return d
 
 
-def session_row(trace_dir: str, trace: str, policy: str, result: SessionResult) -> SessionRow:
+def session_row(
+    trace_dir: str, trace: str, policy: str, result: SessionResult, unplayed_s: float = 0.0
+) -> SessionRow:
+    """The row of one session; ``unplayed_s`` > 0 (a failed session's remainder) is
+    charged to QoE_lin as rebuffering (``telemetry.qoe.failed_session_penalty``)."""
     q = result.qoe
     return SessionRow(
         trace_dir=trace_dir,
@@ -266,7 +272,7 @@ def session_row(trace_dir: str, trace: str, policy: str, result: SessionResult) 
         policy=policy,
         state=result.state,
         failure=result.failure,
-        qoe_lin=q.qoe_lin.total,
+        qoe_lin=q.qoe_lin.total - failed_session_penalty(unplayed_s),
         qoe_log=q.qoe_log.total,
         qoe_hd=None if q.qoe_hd is None else q.qoe_hd.total,
         rebuffer_s=q.rebuffer_s,
@@ -277,6 +283,7 @@ def session_row(trace_dir: str, trace: str, policy: str, result: SessionResult) 
         switches=q.switches,
         startup_s=q.startup_delay_s,
         chunks=q.chunks,
+        unplayed_s=unplayed_s,
     )
 
 
@@ -320,7 +327,8 @@ def _session_task(policy: str, indices: list[int]) -> list[tuple[int, SessionRow
         except Exception as exc:  # name the session: a bug must be findable in a long run
             raise SessionFailure(f"{policy} on {d}/{tr.name}: {type(exc).__name__}: {exc}") from exc
         cpu = clock() - c0
-        out.append((i, session_row(d, tr.name, policy, res), cpu))
+        left = unplayed_seconds(res, video, preset.segments)
+        out.append((i, session_row(d, tr.name, policy, res, left), cpu))
     return out
 
 

@@ -12,6 +12,32 @@
   (two 4 s segments), resumes after a stall with 4 s, 30 s buffer goal,
   the policy chooses the first rung, downloads report progress every 0.5 s
   so abandonment rules can act, stall limit 60 s.
+* ``sabre`` — Sabre's default simulator settings (Spiteri et al., MMSys 2018;
+  ``src/sabre.py`` of github.com/UMass-LIDS/sabre, its argparse defaults and
+  main loop), for the Sabre trace sets and movies (3 s segments):
+
+  - buffer: ``--max-buffer`` defaults to 25 s, and a download starts only
+    when ``buffer + one segment <= 25 s`` (the loop waits exactly
+    ``buffer + segment_time - buffer_size``); here: ``buffer_max_s`` 22 s
+    (25 s minus one 3 s Sabre segment) drained exactly (``drain_step_s`` 0).
+  - startup: the first segment is downloaded at ``abr.get_first_quality()``,
+    which Sabre's ``Abr`` base class answers with 0 (the lowest rung), and
+    its download time is the startup time; playback starts with that one
+    segment (``startup_threshold_s`` 0, ``start_rung`` 0).
+  - stalls: ``deplete_buffer`` plays again as soon as a segment is in
+    (``rebuffer_resume_s`` 0); Sabre has no stall limit, and its trace wraps
+    around, so a session always ends; ours is 600 s (as ``pensieve``).
+  - network: each request first pays the trace's own ``latency_ms`` in
+    network time (``do_latency_delay`` moves the trace), then the bytes flow
+    at the full ``bandwidth_kbps`` (no payload factor: ``payload_factor``
+    1.0); the trace wraps (``next_network_period`` restarts at index 0).
+  - abandonment: on by default (``--no-abandon`` turns it off) but it is
+    the ABR's own ``check_abandon``, which the ``Abr`` base class answers
+    with None (never): only Sabre's BOLA variants abandon. abrkit's abandon
+    rule is not Sabre's and would act for every policy, so the preset runs
+    without one (``abandonment`` False; no progress events).
+  - QoE: Sabre reports its own utility score; abrkit scores QoE_lin over
+    every chunk (``first_scored_chunk`` 0), whole movie (199 segments).
 """
 
 from __future__ import annotations
@@ -21,7 +47,7 @@ from dataclasses import dataclass
 from .network import PENSIEVE_NETWORK, REALISTIC_NETWORK, NetworkConfig
 from .session import EngineConfig
 
-__all__ = ["PENSIEVE", "PRESETS", "REALISTIC", "Preset", "get_preset"]
+__all__ = ["PENSIEVE", "PRESETS", "REALISTIC", "SABRE", "Preset", "get_preset"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +101,28 @@ REALISTIC = Preset(
     abandonment=True,
 )
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (PENSIEVE, REALISTIC)}
+SABRE_NETWORK = NetworkConfig(
+    payload_factor=1.0, latency_s=0.0, latency_advances_trace=True, use_trace_latency=True
+)
+"""Sabre's network model: full trace bandwidth, the trace's own latency taking trace time."""
+
+SABRE = Preset(
+    "sabre",
+    EngineConfig(
+        startup_threshold_s=0.0,
+        rebuffer_resume_s=0.0,
+        buffer_max_s=22.0,
+        drain_step_s=0.0,
+        start_rung=0,
+        stall_limit_s=600.0,
+        max_samples=20,
+        first_scored_chunk=0,
+    ),
+    SABRE_NETWORK,
+    abandonment=False,
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (PENSIEVE, REALISTIC, SABRE)}
 
 
 def get_preset(name: str) -> Preset:

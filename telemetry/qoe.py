@@ -35,7 +35,9 @@ __all__ = [
     "QoeAccumulator",
     "QoeScore",
     "QoeSummary",
+    "failed_session_penalty",
     "score_chunks",
+    "unplayed_seconds",
 ]
 
 HD_REWARDS = (1.0, 2.0, 3.0, 12.0, 15.0, 20.0)
@@ -233,3 +235,32 @@ class QoeAccumulator:
             qoe_log=log,
             qoe_hd=hd,
         )
+
+
+def unplayed_seconds(result: Any, video: Any, segments: int | None = None) -> float:
+    """Seconds of video a *failed* session never played (0.0 when it ended normally).
+
+    ``result``: a ``SessionResult`` (``state``, ``segments``); ``video``: its
+    ``Video``; ``segments``: the preset's segment limit (None: the whole video).
+    The remainder is every segment after the last one downloaded.
+    """
+    if result.state == "ended":
+        return 0.0
+    n = video.segment_count if segments is None else min(segments, video.segment_count)
+    durs = video.segment_durations_s or (video.segment_duration_s,) * video.segment_count
+    return math.fsum(durs[len(result.segments) : n])
+
+
+def failed_session_penalty(unplayed: float, rebuffer_penalty: float = LIN_REBUFFER_PENALTY) -> float:
+    """QoE_lin charge for a failed session's unplayed remainder: that much rebuffering.
+
+    A session that fails (the realistic preset's stall limit) stops being
+    scored; without a charge, giving up early would score better than
+    finishing the video through long stalls. The viewer who never sees the
+    rest of the video is treated as having waited through it stalled:
+    ``rebuffer_penalty`` (QoE_lin's 4.3 per second) times ``unplayed`` seconds,
+    subtracted from QoE_lin by the aggregations (``benchmarks/harness.py``).
+    """
+    if not (math.isfinite(unplayed) and unplayed >= 0):
+        raise ValueError(f"unplayed seconds must be a finite number >= 0, got {unplayed!r}")
+    return rebuffer_penalty * unplayed

@@ -262,9 +262,9 @@ def test_preset_by_name(traces, video):
 
 
 def test_presets_registry():
-    assert set(PRESETS) == {"pensieve", "realistic"}
+    assert set(PRESETS) == {"pensieve", "realistic", "sabre"}
     assert get_preset("pensieve") is PENSIEVE
-    with pytest.raises(ValueError, match="known: pensieve, realistic"):
+    with pytest.raises(ValueError, match="known: pensieve, realistic, sabre"):
         get_preset("nope")
     assert PENSIEVE.segments == 48 and PENSIEVE.engine.start_rung == 1
     assert PENSIEVE.network.payload_factor == 0.95 and not PENSIEVE.network.latency_advances_trace
