@@ -1,33 +1,38 @@
 """Replay-versus-real agreement: the same trace, policy and video, on both drivers.
 
-    python -m benchmarks.bench_agreement [--traces 5] [--synthetic 2] [--policies bba,robustmpc]
-                                         [--speed 4] [--latency-ms 80] [--json FILE]
+    python -m benchmarks.bench_agreement [--traces 10] [--synthetic 2]
+        [--policies bba,robustmpc,longmpc] [--speed 4] [--latency-ms 80] [--json FILE] [--md FILE]
 
-For each trace and policy:
+Both sides are built from ONE engine config (:data:`ENGINE`, the real player's
+``DEFAULT_ENGINE``) and ONE network config (:func:`network`: payload factor 1,
+``latency_ms`` per request that moves the trace on):
 
-* **real**: ``Player`` (decode off, DASH, no steering, no resume, speed S)
-  against the reference backend in a child process with one edge whose
-  ``*/video/*.m4s`` responses are shaped by the trace: ``rate`` follows a Sabre
-  JSON written from the replay :class:`~player.traces.Trace` (so both sides use
-  the same step convention: sample *i*'s bandwidth over ``(t[i-1], t[i]]``) with
-  every bandwidth multiplied by S and ``time_scale`` S, plus ``latency_ms`` =
-  latency / S. The fault is set right before ``play()`` (the edge's trace
-  starts when its fault is set; the replay trace starts at the session's
-  ``Start``).
+* **real**: ``Player`` (decode off, DASH, no steering, no resume, speed S, the
+  engine config) against the reference backend in a child process with one
+  edge whose ``*/video/*.m4s`` responses are shaped by the trace: ``rate``
+  follows a Sabre JSON written from the replay :class:`~player.traces.Trace`
+  (the edge reads it with the replay loaders, so the step convention is the
+  same: sample *i*'s bandwidth over ``(t[i-1], t[i]]``) with every bandwidth
+  multiplied by S and ``time_scale`` S. The edge injects the latency *minus*
+  the measured loopback request overhead (the real path pays that overhead
+  anyway), so the real per-request latency is the network config's.
 * **replay**: :func:`player.replay.replay` over the same trace, with the
   ``Video`` the real session built (``player.media.video``: same ladder, same
-  catalog sizes), the real player's engine config and abandon rule, and a
-  network preset with payload factor 1 (the edge paces body bytes at the
-  trace rate) and a per-request latency = the injected latency + the measured
-  loopback request overhead (media seconds).
+  catalog sizes), the same engine config, abandon rule and network config.
+* **the title is video-only** (the demo clip remuxed without its audio track
+  before packaging): replay has no audio, so the real path must not fetch an
+  audio segment beside each video segment. The one request replay still does
+  not model is the init segment of each rung on its first use (<= 4 per
+  session, unshaped, one loopback round trip each).
 
 Why the scaling: ``ScaledClock(S)`` measures time in media seconds = wall x S,
 so bytes per *media* second = bytes per wall second / S. For the policy to see
 the trace's bandwidth, the edge must send S x the trace rate per wall second,
 and its trace must advance S x faster (``time_scale`` S).
 
-Reported per session: the share of segments whose rendition is identical,
-rebuffer and startup of both, and the first disagreement.
+Reported per session: the share of segments whose rendition is identical, the
+share within one segment, QoE of both, timing differences, replay's own
+sensitivity to its latency, and a pooled breakdown of the mismatches.
 """
 
 from __future__ import annotations
@@ -43,26 +48,42 @@ from pathlib import Path
 from typing import Any
 
 CONTENT = Path("/tmp/abrkit-bench/content-agree")
-TITLE = "agree"
+TITLE = "agree-v"
 LADDER = "144p:200k,180p:400k,270p:800k,360p:1400k"
 TITLE_SECONDS = 120.0
 PENSIEVE_TOP_BPS = 4_300_000.0
 TRACE_DIR = Path("/work/shared/traces/pensieve_train")
 
 
-def ensure_title(root: Path = CONTENT) -> Path:
-    """Package the agreement title (120 s of the demo clip at 640x360, 2 s segments,
-    4 rungs 144p..360p) once into ``root``; later calls only check it."""
+def ensure_title(root: Path = CONTENT, *, title: str = TITLE,
+                 seconds: float = TITLE_SECONDS) -> Path:
+    """Package the video-only agreement title (``seconds`` of the demo clip at
+    640x360 without its audio track, 2 s segments, 4 rungs 144p..360p) once into
+    ``root``; later calls only check it."""
     from server.packager import package, parse_ladder
     from server.packager.demo_source import write_demo_source
 
-    if (root / TITLE / "catalog.json").is_file():
+    if (root / title / "catalog.json").is_file():
         return root
-    src = root / ".src" / "agree.mp4"
+    src = root / ".src" / f"{title}.mp4"
     if not src.is_file():
-        write_demo_source(src, duration=TITLE_SECONDS, width=640, height=360, fps=30)
-    package(src, root, segment_seconds=2.0, ladder=parse_ladder(LADDER), title=TITLE)
+        full = root / ".src" / f"{title}-av.mp4"
+        write_demo_source(full, duration=seconds, width=640, height=360, fps=30)
+        _video_only(full, src)
+    package(src, root, segment_seconds=2.0, ladder=parse_ladder(LADDER), title=title)
     return root
+
+
+def _video_only(src: Path, dst: Path) -> None:
+    """Remux ``src`` into ``dst`` keeping only its video stream (no re-encode)."""
+    import av
+
+    from server.packager.encrypt import _remux  # the packager's stream-copy loop
+
+    tmp = dst.with_name(f".{dst.name}.tmp.mp4")
+    with av.open(str(tmp), "w", format="mp4") as out:
+        _remux(src.read_bytes(), out, "video")
+    tmp.replace(dst)
 
 
 def pick_traces(n: int, synthetic: int, top_bps: float) -> list[Any]:
@@ -129,87 +150,125 @@ def compare(real: Any, rep: Any) -> dict[str, Any]:
                                                default=0)}
 
 
-async def _overhead(url: str, n: int = 15) -> float:
-    """Median wall seconds of a small unshaped GET over a keep-alive connection."""
-    import httpx
+def engine() -> Any:
+    """THE engine config of both sides: the real player's default."""
+    from player.config import DEFAULT_ENGINE
 
+    return DEFAULT_ENGINE
+
+
+def network(latency_s: float) -> Any:
+    """THE network config of both sides: the edge delivers every body byte at the
+    trace rate (payload factor 1) after a per-request latency during which the
+    trace runs on."""
+    from player.network import NetworkConfig
+
+    return NetworkConfig(payload_factor=1.0, latency_s=latency_s,
+                         latency_advances_trace=True, use_trace_latency=False)
+
+
+def edge_latency_ms(net: Any, speed: float, overhead_wall_s: float) -> float:
+    """Wall ms the edge waits before answering so that the real request latency
+    (loopback overhead + injected wait) is ``net.latency_s`` media seconds."""
+    return max(0.0, net.latency_s / speed - overhead_wall_s) * 1000.0
+
+
+async def warm_inits(p: Any) -> None:
+    """Fetch every video rung's init segment into the player's init cache, so that no
+    init request precedes a segment request during playback (replay has no init
+    segments). Uses the player's private init cache: a benchmark-only measure."""
+    for r, w in enumerate(p.media.video_inits):
+        if w:
+            await p._init(("v", r), w)  # noqa: SLF001 - see the docstring
+
+
+async def measure_overhead(p: Any, be: Any, tmp: Path, n: int = 7) -> float:
+    """The real path's per-request overhead, wall seconds: the median of (elapsed -
+    bytes / rate) for a shaped video segment fetched through the player's own request
+    path (``OcaPool.fetch``) from the edge shaped by a constant one-step trace (the
+    same pacing code as the session's), without injected latency."""
+    v = p.media.video
+    url, rng, size = v.urls[0][0], (v.byte_ranges[0][0] if v.byte_ranges else None), v.sizes[0][0]
+    rate = size / 0.1  # ~0.1 s per fetch
+    f = tmp / "calibration.json"
+    f.write_text(json.dumps([{"duration_ms": 60_000, "bandwidth_kbps": rate * 8 / 1000}]))
+    be.set_faults("edge-1", {"match": "*/video/*.m4s", "latency_ms": 0,
+                             "rate": {"trace": str(f), "format": "sabre"}})
     ts = []
-    async with httpx.AsyncClient() as c:
+    try:
         for _ in range(n):
             t0 = time.perf_counter()
-            (await c.get(url)).raise_for_status()
-            ts.append(time.perf_counter() - t0)
-    return statistics.median(ts[2:])
+            res = await p.pool.fetch(url, byte_range=rng)
+            ts.append(time.perf_counter() - t0 - res.result.size / rate)
+    finally:
+        be.clear_faults("edge-1")
+    return statistics.median(ts[1:])
 
 
-async def real_session(be: Any, trace_file: Path, policy: str, speed: float,
-                       latency_ms: float, engine: Any = None,
-                       title: str = TITLE) -> tuple[Any, Any, Any]:
+async def real_session(be: Any, trace_file: Path, policy: str, speed: float, net: Any,
+                       eng: Any, title: str = TITLE) -> tuple[Any, Any, Any, float, float]:
+    """One real session; also returns the measured per-request overhead and the edge's
+    injected wait (wall seconds and ms)."""
     from benchmarks.bench_concurrency import headless_config
     from player import Player
 
-    kw: dict[str, Any] = {"policy": policy, "speed": speed, "protocol": "dash",
-                          "steering": False}
-    if engine is not None:
-        kw["engine"] = engine
-    cfg = headless_config(**kw)
+    cfg = headless_config(policy=policy, speed=speed, protocol="dash", steering=False,
+                          engine=eng)
     p = await Player.open(be.grant_url(title), cfg)
     try:
+        await warm_inits(p)
+        ovh = await measure_overhead(p, be, trace_file.parent)
+        wait_ms = edge_latency_ms(net, speed, ovh)
         be.set_faults("edge-1", {
             "match": "*/video/*.m4s",
-            "latency_ms": latency_ms / speed,
+            "latency_ms": wait_ms,
             "rate": {"trace": str(trace_file), "format": "sabre", "time_scale": speed},
         })
         s = await p.wait()
     finally:
         await p.aclose()
         be.clear_faults("edge-1")
-    return s, p.media.video, cfg
+    return s, p.media.video, cfg, ovh, wait_ms
 
 
-def replay_session(trace: Any, video: Any, policy: str, cfg: Any, latency_s: float) -> Any:
+def replay_session(trace: Any, video: Any, policy: str, cfg: Any, net: Any) -> Any:
+    """Replay with the real session's engine config, policy config and abandon rule."""
     from abr.registry import make_abandon_rule, policy_factory
-    from player.network import NetworkConfig
     from player.presets import Preset
     from player.replay import replay
 
-    preset = Preset("agreement", cfg.engine,
-                    NetworkConfig(payload_factor=1.0, latency_s=latency_s,
-                                  latency_advances_trace=True, use_trace_latency=False),
-                    progress_interval_s=0.5, abandonment=True)
+    preset = Preset("agreement", cfg.engine, net, progress_interval_s=0.5, abandonment=True)
     rules = (make_abandon_rule("buffer"),) if cfg.abandon else ()
     return replay(trace, video, policy_factory(policy, **dict(cfg.policy_config)), preset,
                   abandon_rules=rules, engine=cfg.engine)
 
 
 def run(traces: list[Any], policies: list[str], speed: float, latency_ms: float,
-        content: Path, extra_latency: bool = True, edges: int = 1, title: str = TITLE,
-        init_path: str = "video/144p/init.mp4") -> dict[str, Any]:
-    from benchmarks.bench_concurrency import machine, spawn_backend
+        content: Path, edges: int = 1, title: str = TITLE) -> dict[str, Any]:
+    from benchmarks.bench_concurrency import spawn_backend
+    from benchmarks.machine import machine
 
     rows = []
-    out: dict[str, Any] = {"machine_start": machine(), "speed": speed, "latency_ms": latency_ms}
+    net = network(latency_ms / 1000.0)
+    eng = engine()
+    out: dict[str, Any] = {"machine_start": machine(), "speed": speed, "latency_ms": latency_ms,
+                           "engine": repr(eng), "network": repr(net)}
     with spawn_backend(content, edges=edges, steering_ttl_s=30.0) as be, \
             tempfile.TemporaryDirectory(prefix="abrkit-agree-") as tmp:
-        init_url = f"{be.edge_urls['edge-1']}/{title}/{init_path}"
-        ovh = asyncio.run(_overhead(init_url))
-        out["request_overhead_wall_ms"] = round(ovh * 1000, 2)
-        lat_s = latency_ms / 1000.0 + (ovh * speed if extra_latency else 0.0)
-        out["replay_latency_s"] = round(lat_s, 4)
         for tr in traces:
             f = Path(tmp) / f"{tr.name}.json"
             write_edge_trace(tr, speed, f)
             for pol in policies:
                 w0, c0 = time.perf_counter(), time.process_time()
-                s, video, cfg = asyncio.run(real_session(be, f, pol, speed, latency_ms,
-                                                         title=title))
+                s, video, cfg, ovh, wait_ms = asyncio.run(
+                    real_session(be, f, pol, speed, net, eng, title=title))
                 wall = time.perf_counter() - w0
-                rep = replay_session(tr, video, pol, cfg, lat_s)
+                rep = replay_session(tr, video, pol, cfg, net)
                 cmp_ = compare(s.result, rep)
                 row = {
                     "trace": tr.name, "policy": pol, "share": cmp_["share"],
                     "segments": cmp_["segments"], "same": cmp_["same"],
-                    "max_rung_gap": cmp_["max_rung_gap"], "diffs": cmp_["diffs"][:12],
+                    "max_rung_gap": cmp_["max_rung_gap"], "diffs": cmp_["diffs"],
                     "share_within_1_segment": cmp_["share_within_1_segment"],
                     "segments_per_rung_real_replay": cmp_["segments_per_rung_real_replay"],
                     "real": _qoe(s.result), "replay": _qoe(rep),
@@ -217,8 +276,10 @@ def run(traces: list[Any], policies: list[str], speed: float, latency_ms: float,
                     "client_cpu_s": round(time.process_time() - c0, 2),
                     "real_rungs": [r.rung for r in s.result.segments],
                     "replay_rungs": [r.rung for r in rep.segments],
+                    "request_overhead_wall_ms": round(ovh * 1000, 2),
+                    "edge_wait_wall_ms": round(wait_ms, 2),
                     **_timing_diff(s.result, rep),
-                    **_sensitivity(tr, video, pol, cfg, lat_s, s.result, rep),
+                    **_sensitivity(tr, video, pol, cfg, net, s.result, rep),
                     "real_segs": _segs(s.result), "replay_segs": _segs(rep),
                     "real_abandoned": len(s.result.abandoned),
                     "real_abandons": [list(x) for x in s.result.abandoned],
@@ -229,7 +290,8 @@ def run(traces: list[Any], policies: list[str], speed: float, latency_ms: float,
                 rows.append(row)
                 print(json.dumps({k: v for k, v in row.items()
                                   if k not in ("real_rungs", "replay_rungs", "real_segs",
-                                               "replay_segs")}), flush=True)
+                                               "replay_segs", "share_by_replay_latency")}),
+                      flush=True)
     out["rows"] = rows
     out["machine_end"] = machine()
     shares = [r["share"] for r in rows if r["share"] is not None]
@@ -237,21 +299,28 @@ def run(traces: list[Any], policies: list[str], speed: float, latency_ms: float,
     tot = sum(r["segments"] for r in rows)
     out["pooled_share"] = tot_same / tot if tot else None
     out["min_share"] = min(shares) if shares else None
+    ovhs = [r["request_overhead_wall_ms"] for r in rows]
+    out["request_overhead_wall_ms"] = statistics.median(ovhs) if ovhs else None
+    out["edge_wait_wall_ms"] = [min(r["edge_wait_wall_ms"] for r in rows),
+                                max(r["edge_wait_wall_ms"] for r in rows)] if rows else None
     return out
 
 
-def _sensitivity(tr: Any, video: Any, pol: str, cfg: Any, lat_s: float, real: Any,
+def _sensitivity(tr: Any, video: Any, pol: str, cfg: Any, net: Any, real: Any,
                  rep: Any) -> dict[str, Any]:
     """How much replay disagrees *with itself* when the per-request latency moves by a
     few media milliseconds (the size of the real driver's timing noise), and which
     replay latency agrees best with the real session."""
+    from dataclasses import replace
+
+    lat_s = net.latency_s
     sens = {}
     for d in (0.005, 0.01, 0.02, 0.04):
-        other = replay_session(tr, video, pol, cfg, lat_s + d)
+        other = replay_session(tr, video, pol, cfg, replace(net, latency_s=lat_s + d))
         sens[f"+{int(d * 1000)}ms"] = round(compare(rep, other)["share"], 3)
     grid = {}
     for ms in range(60, 221, 10):
-        other = replay_session(tr, video, pol, cfg, ms / 1000.0)
+        other = replay_session(tr, video, pol, cfg, replace(net, latency_s=ms / 1000.0))
         grid[ms] = round(compare(real, other)["share"], 3)
     best = max(grid.items(), key=lambda kv: (kv[1], -abs(kv[0] - lat_s * 1000)))
     return {"replay_self_agreement": sens, "best_replay_latency_ms": best[0],
@@ -291,33 +360,37 @@ def _qoe(r: Any) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--traces", type=int, default=5)
+    ap.add_argument("--traces", type=int, default=10)
     ap.add_argument("--synthetic", type=int, default=2)
-    ap.add_argument("--policies", default="bba,robustmpc")
+    ap.add_argument("--policies", default="bba,robustmpc,longmpc")
     ap.add_argument("--speed", type=float, default=4.0)
     ap.add_argument("--latency-ms", type=float, default=80.0)
-    ap.add_argument("--no-overhead", action="store_true",
-                    help="do not add the measured loopback overhead to replay's latency")
     ap.add_argument("--only", default=None,
                     help="comma-separated substrings: keep only traces whose name has one")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--md", default=None, help="write the per-session table and breakdown here")
     a = ap.parse_args(argv)
     content = ensure_title()
+    from benchmarks.agreement_report import breakdown, markdown
     from server.packager import load_catalog
 
     cat = load_catalog(content / TITLE)
-    top = float(cat.ladder[-1].bandwidth) if hasattr(cat.ladder[-1], "bandwidth") else 1.4e6
+    top = float(cat.ladder[-1].bandwidth)
     traces = pick_traces(a.traces, a.synthetic, top)
     if a.only:
         keys = a.only.split(",")
         traces = [t for t in traces if any(k in t.name for k in keys)]
-    out = run(traces, a.policies.split(","), a.speed, a.latency_ms, content,
-              extra_latency=not a.no_overhead)
-    out["command"] = "python -m benchmarks.bench_agreement " + " ".join(argv or sys.argv[1:])
+    out = run(traces, a.policies.split(","), a.speed, a.latency_ms, content)
+    out["command"] = "python -m benchmarks.bench_agreement " + " ".join(
+        sys.argv[1:] if argv is None else argv)
     out["top_rung_bps"] = top
-    print(json.dumps({"pooled_share": out["pooled_share"], "min_share": out["min_share"]}))
+    out["breakdown"] = breakdown(out["rows"])
+    print(json.dumps({"pooled_share": out["pooled_share"], "min_share": out["min_share"],
+                      "breakdown": out["breakdown"]}))
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=1))
+    if a.md:
+        Path(a.md).write_text(markdown(out))
     return 0
 
 
