@@ -280,6 +280,7 @@ def run(traces: list[Any], policies: list[str], speed: float, latency_ms: float,
                     "edge_wait_wall_ms": round(wait_ms, 2),
                     **_timing_diff(s.result, rep),
                     **_sensitivity(tr, video, pol, cfg, net, s.result, rep),
+                    **_calibrated(tr, video, pol, cfg, net, s.result),
                     "real_segs": _segs(s.result), "replay_segs": _segs(rep),
                     "real_abandoned": len(s.result.abandoned),
                     "real_abandons": [list(x) for x in s.result.abandoned],
@@ -325,6 +326,33 @@ def _sensitivity(tr: Any, video: Any, pol: str, cfg: Any, net: Any, real: Any,
     best = max(grid.items(), key=lambda kv: (kv[1], -abs(kv[0] - lat_s * 1000)))
     return {"replay_self_agreement": sens, "best_replay_latency_ms": best[0],
             "best_share": best[1], "share_by_replay_latency": grid}
+
+
+def in_session_overhead(tr: Any, net: Any, real: Any) -> float | None:
+    """The real path's extra time per download in the session itself, media seconds:
+    the median over real downloads of (real download time - the network model's time
+    for the same bytes from the same trace position). Measured on timings only,
+    never on the choices."""
+    from player.network import Link
+
+    link = Link(tr, net)
+    res = [x.download_s - link.request(link.advance(0.0, x.download_start_s - real.start_s),
+                                       x.bytes)[0]
+           for x in real.segments]
+    return statistics.median(res) if res else None
+
+
+def _calibrated(tr: Any, video: Any, pol: str, cfg: Any, net: Any, real: Any) -> dict[str, Any]:
+    """Replay again with the in-session overhead added to its latency: what is left
+    once the real path's measured mean slowness is in the model."""
+    from dataclasses import replace
+
+    ovh = in_session_overhead(tr, net, real)
+    if ovh is None:
+        return {"in_session_overhead_ms": None, "calibrated_share": None}
+    other = replay_session(tr, video, pol, cfg, replace(net, latency_s=net.latency_s + max(ovh, 0)))
+    return {"in_session_overhead_ms": round(ovh * 1000, 1),
+            "calibrated_share": round(compare(real, other)["share"], 4)}
 
 
 def _segs(r: Any) -> list[list[float]]:

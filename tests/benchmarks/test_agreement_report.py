@@ -87,3 +87,24 @@ def test_breakdown_pools_by_segments_and_sensitivity() -> None:
         }
     )
     assert "**pooled 97.5 %**" in md and "| t | robustmpc | 30/30 (100.0 %)" in md
+
+
+def test_in_session_overhead_of_replay_itself_is_zero() -> None:
+    """The overhead measure compares a session's downloads with the network model:
+    on a replay session (which *is* the model) it is 0, and it grows by exactly the
+    latency a replay adds on top."""
+    from dataclasses import replace
+
+    from benchmarks.bench_agreement import engine, in_session_overhead, network, replay_session
+    from benchmarks.bench_concurrency import headless_config
+    from player.traces import Trace
+    from player.video import Video
+
+    cfg = headless_config(policy="bba", engine=engine())
+    video = Video((210e3, 424e3, 799e3), 2.0, tuple((52_000, 106_000, 200_000) for _ in range(30)))
+    trace = Trace("t", (0.0, 7.0, 13.0, 30.0), (0.0, 2e6, 0.3e6, 1.2e6))
+    net = network(0.08)
+    own = replay_session(trace, video, "bba", cfg, net)
+    assert abs(in_session_overhead(trace, net, own)) < 1e-9
+    slower = replay_session(trace, video, "bba", cfg, replace(net, latency_s=0.1))
+    assert in_session_overhead(trace, net, slower) > 0.015
