@@ -59,6 +59,9 @@ __all__ = [
 
 Clock = Callable[[], float]
 
+#: How often a request waiting for another request's half-open probe looks again (s).
+PROBE_POLL_S = 0.05
+
 
 @dataclass(frozen=True)
 class Pathway:
@@ -79,7 +82,10 @@ class OcaConfig:
     retry: ``max_attempts`` counts *passes* over all edges, ``deadline_s``
         bounds the whole request (failovers and backoff included);
     breaker: the per-edge circuit breaker;
-    throughput_alpha: EWMA weight of a new per-edge throughput sample.
+    throughput_alpha: EWMA weight of a new per-edge throughput sample;
+    breaker_wait_s: longest a request that has not tried any edge yet waits for a
+        breaker to let a probe through (every breaker open from earlier requests,
+        or half-open with another request's probe in flight) before it gives up.
     """
 
     timeout_s: float = 10.0
@@ -87,6 +93,11 @@ class OcaConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
     throughput_alpha: float = 0.3
+    breaker_wait_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.breaker_wait_s < 0:
+            raise ValueError(f"OcaConfig.breaker_wait_s must be >= 0, got {self.breaker_wait_s}")
 
 
 @dataclass(frozen=True)
@@ -301,6 +312,7 @@ class OcaPool:
         retrier = Retrier(self.config.retry, clock=self._clock, rng=self._rng)
         errors: dict[str, str] = {}
         attempts = failovers = 0
+        breaker_waited = 0.0
         previous: str | None = None
         reason = ""
         label = label or next(iter(urls.values()), "")
@@ -366,19 +378,46 @@ class OcaPool:
                 )
                 self.current_edge = edge
                 return OcaResult(edge=edge, result=result, attempts=attempts, failovers=failovers)
-            if tried and fatal_only:
-                raise OcaExhausted(label, errors, attempts)
+            if tried:
+                if fatal_only:
+                    raise OcaExhausted(label, errors, attempts)
+                delay = retrier.next_delay_s()
+                if delay is None:
+                    raise OcaExhausted(label, errors, attempts)
+                await self._sleep(delay)
+                continue
+            # no edge let this request through: every breaker is open, or half-open
+            # with another request's probe in flight
+            wait = self._until_probe(urls)
+            if attempts == 0:
+                # the breakers hold earlier requests' failures: wait (bounded) for a
+                # probe rather than give up untried; the time budget starts at the probe
+                if breaker_waited + wait > self.config.breaker_wait_s:
+                    raise OcaExhausted(label, errors, attempts)
+                breaker_waited += wait
+                await self._sleep(wait)
+                retrier = Retrier(self.config.retry, clock=self._clock, rng=self._rng)
+                continue
             delay = retrier.next_delay_s()
             if delay is None:
                 raise OcaExhausted(label, errors, attempts)
-            if not tried:
-                # every breaker is open: wait for the first half-open probe if it fits
-                reopen = [
-                    t for e in urls if (t := self.breakers[e].retry_at()) is not None
-                ]
-                wait = (min(reopen) - self._clock()) if reopen else 0.0
-                delay = max(delay, wait)
-                deadline = retrier.deadline
-                if deadline is not None and self._clock() + delay >= deadline:
-                    raise OcaExhausted(label, errors, attempts)
+            delay = max(delay, wait)
+            deadline = retrier.deadline
+            if deadline is not None and self._clock() + delay >= deadline:
+                raise OcaExhausted(label, errors, attempts)
             await self._sleep(delay)
+
+    def _until_probe(self, urls: Mapping[str, str]) -> float:
+        """Seconds until one of these edges' breakers may let a request through: an
+        open one at its half-open time, a half-open one (probe in flight) when the
+        probe ends, polled every PROBE_POLL_S."""
+        now = self._clock()
+        waits = []
+        for edge in urls:
+            breaker = self.breakers[edge]
+            at = breaker.retry_at()
+            if at is not None:
+                waits.append(max(0.0, at - now))
+            elif breaker.state is not BreakerState.OPEN:
+                waits.append(PROBE_POLL_S)
+        return min(waits, default=PROBE_POLL_S)

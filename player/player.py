@@ -688,10 +688,10 @@ async def _all_or_nothing(jobs: list[Any]) -> list[Any]:
     tasks = [asyncio.ensure_future(j) for j in jobs]
     try:
         done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        for t in done:
-            exc = t.exception()
-            if exc is not None:
-                raise exc
+        # read every finished job's exception (none is left "never retrieved"); raise the first
+        errors = [exc for t in done if (exc := t.exception()) is not None]
+        if errors:
+            raise errors[0]
         return [t.result() for t in tasks]
     finally:
         for t in tasks:

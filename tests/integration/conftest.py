@@ -5,12 +5,17 @@ a 90p/144p/180p ladder, AAC audio) is packaged once into a directory under the
 system temp dir and reused by later runs (the packager is idempotent: a
 rerun only checks its markers). The backend (control plane + 3 edges on
 127.0.0.1) is session-scoped; ``live`` restores every edge and the control
-plane and clears faults after each test.
+plane and clears faults before and after each test, and waits until the
+control plane's health view has caught up: an edge that an earlier test took
+down is left out of grants until the control plane's next successful poll,
+so without the wait a test could get a grant naming fewer edges than it
+expects (its "healthy" edges missing: nothing to fail over to).
 """
 
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,15 +57,30 @@ def backend(tiny_content: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield b
 
 
-@pytest.fixture
-def live(backend: Backend) -> Iterator[Backend]:
-    yield backend
+def restore(backend: Backend, timeout_s: float = 15.0) -> None:
+    """Control plane and every edge up, no faults, and every edge eligible in the
+    control plane's own view (so a grant lists them all). RuntimeError after
+    ``timeout_s``."""
     if not backend.control.running:
         backend.control.start()
     for e in backend.edges:
         if not e.running:
             e.up()
         e.edge.faults.clear()
+    monitor = backend.control_plane.monitor
+    deadline = time.monotonic() + timeout_s
+    while not all(monitor.eligible(st) for st in monitor.edges.values()):
+        if time.monotonic() > deadline:
+            states = {n: st.last_error or st.status for n, st in monitor.edges.items()}
+            raise RuntimeError(f"control plane did not see every edge back: {states}")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def live(backend: Backend) -> Iterator[Backend]:
+    restore(backend)
+    yield backend
+    restore(backend)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+from player.breaker import BreakerConfig
 from player.config import DEFAULT_ENGINE, DEFAULT_OCA, DecodeConfig, PlayerConfig, TelemetryConfig
 from player.player import Player
 from player.retry import RetryPolicy
@@ -86,8 +87,11 @@ def test_serving_edge_down_with_10s_buffered(live: Backend) -> None:
 def test_all_edges_down_fails_clearly(live: Backend) -> None:
     """(b) a clear error after bounded attempts and time, reported as an error event."""
     sink = MemorySink()
+    # a request that finds every breaker open waits for the first half-open time and
+    # probes (player.oca): a 3 s cool-down keeps that wait short
     oca = replace(DEFAULT_OCA, timeout_s=1.0, stall_timeout_s=0.5,
-                  retry=RetryPolicy(max_attempts=2, base_s=0.05, cap_s=0.2, deadline_s=2.0))
+                  retry=RetryPolicy(max_attempts=2, base_s=0.05, cap_s=0.2, deadline_s=2.0),
+                  breaker=BreakerConfig(failure_threshold=1, cooldown_s=3.0))
     cfg = _config(sink, oca=oca, engine=replace(DEFAULT_ENGINE, buffer_max_s=4.0,
                                                 max_download_retries=1))
 
@@ -119,15 +123,14 @@ def test_all_edges_down_fails_clearly(live: Backend) -> None:
      ({"truncate": {"after_bytes": 3000}}, "truncated")],
 )
 def test_stalled_or_truncated_edge_fails_over(
-    fresh_backend: Backend, fault: dict, reason: str
+    live: Backend, fault: dict, reason: str
 ) -> None:
     """(c) a stall mid-body and a truncated body are detected and failed over.
 
-    On its own backend: on the shared one, after the other integration tests,
-    this test has seen the two healthy edges fail too (open breakers); that
-    cross-test interaction is an open bug (see the issue notes).
+    On the shared backend: ``live`` waits until the control plane sees every edge
+    again (an edge downed by an earlier test used to be missing from this test's
+    grant, leaving the faulty edge alone with nowhere to fail over to).
     """
-    live = fresh_backend
     sink = MemorySink()
     # no steering: a steering answer could rank the faulty edge lower before the first fetch
     cfg = _config(sink, speed=6.0, oca=replace(DEFAULT_OCA, stall_timeout_s=2.0),
@@ -136,6 +139,7 @@ def test_stalled_or_truncated_edge_fails_over(
     async def main() -> tuple[object, str]:
         player = await Player.open(live.grant_url(TITLE), cfg)
         first = player.pool.ranking[0]
+        assert len(player.pool.ranking) == 3, player.pool.ranking  # somewhere to fail over to
         await asyncio.to_thread(live.edge(first).set_faults, {"match": "*.m4s", **fault})
         summary = await player.wait()
         await player.aclose()
