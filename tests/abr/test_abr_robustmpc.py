@@ -150,28 +150,44 @@ def plan_problems(draw):
     dl = [[scale * x for x in row] for row in dl]
     if draw(st.booleans()):  # sizes grow with the rung, as in real ladders
         dl = [sorted(row) for row in dl]
-    buffer_s = draw(st.sampled_from([0.0, 0.5, 4.0, 10.0, 30.0, 100.0]))
+    if draw(st.booleans()):  # exact ties in the download times (equal sizes, equal rates)
+        dl = [[round(x, 1) for x in row] for row in dl]
+    buffer_s = draw(
+        st.sampled_from([0.0, 0.5, 4.0, 10.0, 30.0, 100.0]) | st.floats(0, 60, allow_nan=False)
+    )
     last = draw(st.integers(0, n - 1))
     return bitrates, dl, buffer_s, segment_s, last
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(plan_problems(), st.sampled_from(["pensieve", "exact"]), st.booleans())
-def test_fast_search_equals_brute_force(problem, formula, last_wins):
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    plan_problems(),
+    st.sampled_from(["pensieve", "exact"]),
+    st.booleans(),
+    st.sampled_from([4.3, 4.3, 0.0, 0.5, 160.0]),
+)
+def test_fast_search_equals_brute_force(problem, formula, last_wins, penalty):
+    """Random ladders, download tables, buffers, last rungs, both formulas, both tie rules."""
     bitrates, dl, buffer_s, segment_s, last = problem
-    fast = best_plan(
-        bitrates, np.array(dl), buffer_s, segment_s, last, formula=formula, last_wins=last_wins
-    )
-    slow = brute_force_plan(
-        bitrates, dl, buffer_s, segment_s, last, formula=formula, last_wins=last_wins
-    )
+    kw = {"formula": formula, "last_wins": last_wins, "rebuffer_penalty": penalty}
+    fast = best_plan(bitrates, np.array(dl), buffer_s, segment_s, last, **kw)
+    slow = brute_force_plan(bitrates, dl, buffer_s, segment_s, last, **kw)
     assert fast == slow
+
+
+def test_search_rejects_bad_input():
+    with pytest.raises(ValueError, match="download_s"):
+        best_plan(TWO, np.zeros((0, 2)), 1.0, 4.0, 0)
+    with pytest.raises(ValueError, match="download_s"):
+        best_plan(TWO, np.zeros((2, 3)), 1.0, 4.0, 0)
+    with pytest.raises(ValueError, match="penalty"):
+        best_plan(TWO, np.ones((2, 2)), 1.0, 4.0, 0, rebuffer_penalty=-1.0)
 
 
 def test_fast_search_equals_brute_force_full_size_random():
     rng = np.random.default_rng(7)
     bitrates = [300e3, 750e3, 1200e3, 1850e3, 2850e3, 4300e3]
-    for _ in range(4):
+    for _ in range(12):
         pred = rng.uniform(0.2e6, 6e6) / 8
         sizes = np.array(bitrates) * 4 / 8 * rng.uniform(0.8, 1.2, size=(5, 6))
         dl = sizes / pred

@@ -1,0 +1,349 @@
+"""Exact RobustMPC plan search: every plan screened with numpy, the best few scored exactly.
+
+A plan picks one rung for each of the next ``h`` chunks. Its score (QoE_lin
+as Pensieve's ``mpc.py`` computes it) is ``static − penalty · rebuffer``:
+
+- ``static = (Σ bitrate − Σ |Δ bitrate|) / unit`` depends on the ladder only
+  (the first switch is measured from the current rung): precomputed per
+  ladder for all n^h plans;
+- ``rebuffer`` comes from the buffer recursion: download time ``d`` of the
+  chosen rung, stall ``d − buffer`` when the buffer is smaller, then the
+  buffer (floored at 0) gains one segment.
+
+:func:`brute_force_plan` enumerates every combination in lexicographic order
+(chunk 0 most significant, as ``itertools.product``) and is the reference.
+:func:`search` returns exactly its answer, ties included:
+
+1. **Closed-form rebuffer.** The recursion is a reflected walk: with
+   ``A_j = Σ_{i<=j} d_i − j·segment``, the rebuffer of chunks ``0..j`` is
+   ``max(0, max_{i<=j} A_i − buffer)`` (each stalled second adds one second
+   to the buffer compared with the unfloored walk). ``A − buffer`` and its
+   running maximum (with 0) are two numpy broadcasts per chunk over the tree
+   of plans (newest chunk on the outer axis, so the inner axis is long): no
+   branch per level, about fifteen numpy calls per decision in all.
+2. **Screening.** ``static / penalty − rebuffer`` for all n^h plans (real
+   numbers, float rounding aside); the plans within a margin of the best
+   (``1e-9 × (1 + magnitude of the score terms)``, far above that rounding)
+   are the only ones that can be the best plan or tie with it; the prefixes
+   of ``h − 1`` chunks holding them (typically one or two) are kept.
+3. **Exact scoring.** Those prefixes' completions are scored in plain Python
+   with the float operations of :func:`brute_force_plan`, in its order, so
+   bit for bit its scores; ties go to the first (or last) best in
+   lexicographic order.
+4. **No rebuffer possible** (even the slowest download of every chunk leaves
+   the buffer non-empty) **or penalty 0**: the answer depends on the ladder
+   only and is cached per ladder.
+
+Score formulas (both reproduce the reference loop bit for bit):
+``"pensieve"``: ``(Σbitrate/unit − penalty·Σrebuffer) − Σ|Δbitrate|/unit``
+(mpc.py's order); ``"exact"``: ``(Σbitrate − Σ|Δbitrate|)/unit −
+penalty·Σrebuffer`` (with integer bitrates, true ties stay ties).
+
+Where the time goes (RobustMPC, pensieve_train; benchmarks/results/policies_speed.md).
+Before: ~134 µs per decision, ~100 µs of it in the search (a numpy tree of
+the buffer recursion, five calls per level, then pruning of the last level),
+the rest in the predictor, the download-time table and the reason string
+(~12 µs now, all of it). Now ~95 µs, ~85 µs of it in the search: numpy's
+per-call overhead (1–3 µs a call on the benchmark machine, ~8 µs for the
+column broadcast of the last level), not arithmetic, dominates. A pure-Python
+depth-first branch and bound (bounds: ladder-only score of the best completion
+minus the least possible rebuffer) was tried first: ~50 nodes expanded per
+decision, because the two halves of the bound are loose taken apart (the best
+static completion is the slowest to download), about twice slower.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+FORMULAS = ("pensieve", "exact")
+
+__all__ = ["FORMULAS", "Ladder", "best_plan", "brute_force_plan", "ladder", "search"]
+
+
+class Ladder:
+    """Per (ladder, horizon, unit) constants of the plan score."""
+
+    __slots__ = (
+        "horizon",
+        "n",
+        "no_rebuffer",
+        "rates",
+        "scaled",
+        "static",
+        "static_scale",
+        "unit",
+    )
+
+    def __init__(self, rates: tuple[float, ...], horizon: int, unit: float) -> None:
+        n = len(rates)
+        self.n = n
+        self.horizon = horizon
+        self.rates = rates
+        self.unit = unit
+        #: magnitude of the static terms (for the screening margin)
+        self.static_scale = 3.0 * horizon * max(abs(r) for r in rates) / unit
+        #: [last rung] -> static score of every plan, shape (n, n**(h-1)): [rung of the
+        #: last chunk, prefix index sum(rung_k * n**k) over chunks 0..h-2] (chunk 0 least
+        #: significant: the layout of the screening arrays)
+        self.static: list[np.ndarray] = []
+        if horizon > 1:
+            r = np.asarray(rates, dtype=float)
+            digits = np.array(list(itertools.product(range(n), repeat=horizon)), dtype=np.intp)
+            digits = digits[:, ::-1]  # column k = rung of chunk k, chunk 0 least significant
+            chosen = r[digits]
+            bsum = chosen.sum(axis=1)
+            steps = np.abs(np.diff(chosen, axis=1)).sum(axis=1)
+            for last in range(n):
+                static = (bsum - steps - np.abs(chosen[:, 0] - r[last])) / unit
+                # product order with reversed columns: the index is sum(rung_k * n**k)
+                # with the last chunk most significant: reshape (n, n**(h-1))
+                self.static.append(static.reshape(n, -1))
+        #: (last rung, penalty) -> static[last rung] / penalty
+        self.scaled: dict[tuple[int, float], np.ndarray] = {}
+        #: (formula, last rung, last_wins, penalty) -> answer when no plan can rebuffer
+        self.no_rebuffer: dict[tuple[str, int, bool, float], tuple[int, float]] = {}
+
+    def static_per(self, last: int, penalty: float) -> np.ndarray:
+        """``static[last] / penalty`` (cached)."""
+        key = (last, penalty)
+        hit = self.scaled.get(key)
+        if hit is None:
+            hit = self.scaled[key] = self.static[last] / penalty
+        return hit
+
+
+_LADDERS: dict[tuple[tuple[float, ...], int, float], Ladder] = {}
+
+
+def ladder(rates: tuple[float, ...], horizon: int, unit: float) -> Ladder:
+    """The cached :class:`Ladder` of ``rates`` (floats), ``horizon`` and ``unit``."""
+    key = (rates, horizon, unit)
+    t = _LADDERS.get(key)
+    if t is None:
+        if len(_LADDERS) > 64:
+            _LADDERS.clear()
+        t = _LADDERS[key] = Ladder(rates, horizon, unit)
+    return t
+
+
+def _cannot_rebuffer(slowest: list[float], buffer_s: float, segment_s: float) -> bool:
+    """True when even the largest download (``slowest[k]``) never empties the buffer."""
+    b = buffer_s
+    for d in slowest:
+        if b < d:
+            return False
+        b = b - d + segment_s
+    return True
+
+
+def search(
+    lad: Ladder,
+    download_s: np.ndarray,
+    buffer_s: float,
+    segment_s: float,
+    last_rung: int,
+    formula: str,
+    last_wins: bool,
+    penalty: float,
+) -> tuple[int, float]:
+    """(lexicographic index, score) of the best plan.
+
+    ``download_s``: float array (h, n), ``download_s[k][r]`` the download seconds of
+    the k-th planned chunk at rung r; ``h`` must be ``lad.horizon``.
+    """
+    h = download_s.shape[0]
+    if h != lad.horizon or download_s.shape[1] != lad.n:
+        raise ValueError(f"download_s must be ({lad.horizon}, {lad.n}), got {download_s.shape}")
+    if not penalty >= 0.0:
+        raise ValueError(f"the rebuffer penalty must be >= 0 (the bounds need it), got {penalty!r}")
+    dl = download_s.tolist()
+    pensieve = formula == "pensieve"
+    slowest = [max(row) for row in dl]
+    if penalty == 0.0 or _cannot_rebuffer(slowest, buffer_s, segment_s):
+        # no plan rebuffers (or rebuffering costs 0.0): the ladder alone decides
+        key = (formula, last_rung, last_wins, penalty)
+        hit = lad.no_rebuffer.get(key)
+        if hit is None:  # zero downloads never stall: rebuffer 0.0 for every plan, as here
+            zero = np.zeros_like(download_s)
+            scorer = _ExactScorer(lad, zero.tolist(), 0.0, segment_s, last_rung, pensieve, penalty)
+            hit = lad.no_rebuffer[key] = _screen_and_score(lad, zero, scorer, last_wins, 0.0)
+        return hit
+    scorer = _ExactScorer(lad, dl, buffer_s, segment_s, last_rung, pensieve, penalty)
+    return _screen_and_score(lad, download_s, scorer, last_wins, sum(slowest))
+
+
+def _screen_and_score(
+    lad: Ladder, download_s: np.ndarray, exact: _ExactScorer, last_wins: bool, worst: float
+) -> tuple[int, float]:
+    """Steps 1-3 of the module docstring; ``worst``: the largest possible rebuffer."""
+    h = download_s.shape[0]
+    if h == 1:
+        best, best_lex = exact.completions(0, -math.inf, -1, last_wins)
+        return best_lex, best
+    penalty = exact.penalty
+    if penalty == 0.0:  # only the zero-download screening of the cache gets here
+        penalty = 1.0
+    # over the prefixes of h - 1 chunks (index sum(rung_k * n**k)): a = A_j - buffer and
+    # m = max(0, A_0 - buffer, .., A_j - buffer), the rebuffer so far (real numbers)
+    c = (download_s - exact.segment_s)[:, :, None]  # c[k]: column (n, 1)
+    b0 = exact.buffer_s
+    first = [x - b0 for x in exact.dl[0]]
+    a = np.array(first)
+    m = np.array([x if x > 0.0 else 0.0 for x in first])
+    for k in range(1, h - 1):
+        grown = c[k] + a
+        m = np.maximum(grown, m).reshape(-1)
+        a = grown.reshape(-1)
+    # every plan (index last rung * n**(h-1) + prefix): rebuffer, then score / penalty
+    t = c[h - 1] + a
+    np.maximum(t, m, out=t)
+    np.subtract(lad.static_per(exact.last_rung, penalty), t, out=t)
+    prefix_best = t.max(axis=0)  # best completion of each prefix
+    margin = 1e-9 * (1.0 + lad.static_scale + penalty * (worst + abs(b0))) / penalty
+    near = (prefix_best >= prefix_best.max() - margin).nonzero()[0]
+    best, best_lex = -math.inf, -1
+    for p in near.tolist():
+        best, best_lex = exact.completions(p, best, best_lex, last_wins)
+    return best_lex, best
+
+
+class _ExactScorer:
+    """Scores plans with :func:`brute_force_plan`'s float operations, in its order."""
+
+    __slots__ = ("buffer_s", "dl", "last_rung", "lad", "penalty", "pensieve", "segment_s")
+
+    def __init__(
+        self,
+        lad: Ladder,
+        dl: list[list[float]],
+        buffer_s: float,
+        segment_s: float,
+        last_rung: int,
+        pensieve: bool,
+        penalty: float,
+    ) -> None:
+        self.lad = lad
+        self.dl = dl
+        self.buffer_s = buffer_s
+        self.segment_s = segment_s
+        self.last_rung = last_rung
+        self.pensieve = pensieve
+        self.penalty = penalty
+
+    def completions(
+        self, prefix: int, best: float, best_lex: int, last_wins: bool
+    ) -> tuple[float, int]:
+        """Best (score, lexicographic index) of ``best``/``best_lex`` and the plans that
+        complete ``prefix`` (index ``sum(rung_k * n**k)`` over chunks 0..h-2) with every
+        rung of the last chunk."""
+        rates = self.lad.rates
+        n = self.lad.n
+        dl = self.dl
+        seg = self.segment_s
+        buf = self.buffer_s
+        reb = bsum = ssum = 0.0
+        last = self.last_rung
+        lex = 0
+        for k in range(len(dl) - 1):
+            prefix, c = divmod(prefix, n)
+            d = dl[k][c]
+            if buf < d:
+                reb += d - buf
+                buf = 0.0
+            else:
+                buf -= d
+            buf += seg
+            rate = rates[c]
+            bsum += rate
+            ssum += abs(rate - rates[last])
+            last = c
+            lex = lex * n + c
+        row = dl[-1]
+        rl = rates[last]
+        unit = self.lad.unit
+        penalty = self.penalty
+        pensieve = self.pensieve
+        lex *= n
+        for r in range(n):
+            d = row[r]
+            rr = reb + (d - buf) if buf < d else reb
+            rate = rates[r]
+            b = bsum + rate
+            s = ssum + abs(rate - rl)
+            sc = (b / unit - penalty * rr) - s / unit if pensieve else (b - s) / unit - penalty * rr
+            if sc >= best:
+                li = lex + r
+                if sc > best or ((li > best_lex) if last_wins else (li < best_lex)):
+                    best, best_lex = sc, li
+        return best, best_lex
+
+
+def best_plan(
+    bitrates: Sequence[float],
+    download_s: Sequence[Sequence[float]],
+    buffer_s: float,
+    segment_s: float,
+    last_rung: int,
+    *,
+    formula: str = "pensieve",
+    last_wins: bool = False,
+    rebuffer_penalty: float = 4.3,
+    unit: float = 1e6,
+) -> tuple[int, float]:
+    """Lexicographic index and score of the best plan; ties -> first (or last) best.
+
+    ``download_s[k][rung]`` is the download time of the k-th planned chunk.
+    Exactly the answer of :func:`brute_force_plan` with the same arguments.
+    """
+    dl = np.asarray(download_s, dtype=float)
+    if dl.ndim != 2 or dl.shape[0] == 0 or dl.shape[1] != len(bitrates):
+        raise ValueError(f"download_s must be (chunks >= 1, {len(bitrates)} rungs), got {dl.shape}")
+    lad = ladder(tuple(float(b) for b in bitrates), dl.shape[0], unit)
+    return search(lad, dl, buffer_s, segment_s, last_rung, formula, last_wins, rebuffer_penalty)
+
+
+def brute_force_plan(
+    bitrates: Sequence[float],
+    download_s: Sequence[Sequence[float]],
+    buffer_s: float,
+    segment_s: float,
+    last_rung: int,
+    *,
+    formula: str = "pensieve",
+    last_wins: bool = False,
+    rebuffer_penalty: float = 4.3,
+    unit: float = 1e6,
+) -> tuple[int, float]:
+    """Reference: enumerate every combination in order, like Pensieve's ``mpc.py`` loop."""
+    h = len(download_s)
+    n = len(bitrates)
+    best_idx, best = -1, -float("inf")
+    for idx, combo in enumerate(itertools.product(range(n), repeat=h)):
+        reb = 0.0
+        buf = buffer_s
+        bsum = 0.0
+        ssum = 0.0
+        last = last_rung
+        for k, c in enumerate(combo):
+            d = download_s[k][c]
+            if buf < d:
+                reb += d - buf
+                buf = 0.0
+            else:
+                buf -= d
+            buf += segment_s
+            bsum += bitrates[c]
+            ssum += abs(bitrates[c] - bitrates[last])
+            last = c
+        if formula == "pensieve":
+            score = (bsum / unit - rebuffer_penalty * reb) - ssum / unit
+        else:
+            score = (bsum - ssum) / unit - rebuffer_penalty * reb
+        if score > best or (last_wins and score == best):
+            best_idx, best = idx, score
+    return best_idx, best
