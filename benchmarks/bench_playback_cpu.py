@@ -9,7 +9,10 @@ with ``Player`` (policy dynamic — one rung, so always 1080p; no resume, no
 collector) at each speed, decode on (PyAV, one worker thread, headless
 renderer) and off. Client CPU = ``time.process_time()`` of this process (user +
 system, every thread) from before ``open()`` to after the session ended;
-``decode_cpu_s`` is the decoder threads' own ``thread_time``. Per minute of
+``decode_cpu_s`` is the decoder threads' own ``thread_time``, which is all of
+the decode's CPU: FFmpeg decodes on those threads (``player.decode`` sets the
+codec's ``thread_count`` to 1; with FFmpeg's default slice threads the
+worker's ``thread_time`` missed ~40% of the decode CPU). Per minute of
 media = CPU / (played media seconds / 60). The backend's CPU (its own process)
 is reported separately.
 """
@@ -73,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     import av  # noqa: F401  (import cost outside the measured sessions)
 
-    from benchmarks.bench_concurrency import headless_config, machine, spawn_backend
+    from benchmarks.bench_concurrency import headless_config, spawn_backend
+    from benchmarks.machine import machine
     from player.config import DecodeConfig
 
     content = ensure_1080()

@@ -13,7 +13,9 @@ Per run, alternating:
   session) then ``play()`` until the renderer presents the first frame; the
   session is then stopped. TTFF = open + ``timings.first_frame_s``. Two
   configurations: the default engine (playback starts with 4 s = two segments
-  buffered) and ``startup_threshold_s`` = one segment (2 s).
+  buffered) and ``startup_threshold_s`` = one segment (2 s). The first frame
+  is presented as soon as it decodes, during startup (the playhead is at 0),
+  so the threshold moves the start of motion, not TTFF.
 * **floor**: in the same process, a fresh ``httpx.AsyncClient``: GET the
   manifest (with the connection set-up, like the player's first request),
   GET the init segment and the first media segment of the rendition the player
@@ -134,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     import av  # noqa: F401  (imported once, outside every timed section)
 
     from benchmarks.bench_agreement import TITLE, ensure_title
-    from benchmarks.bench_concurrency import headless_config, machine, spawn_backend
+    from benchmarks.bench_concurrency import headless_config, spawn_backend
+    from benchmarks.machine import machine
     from player.config import DEFAULT_ENGINE, DecodeConfig
 
     content = ensure_title()

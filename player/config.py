@@ -41,6 +41,16 @@ __all__ = [
 CmcdMode = Literal["query", "headers", "off"]
 
 #: Real playback defaults: start with 4 s buffered, 30 s buffer goal, 30 s stall limit.
+#: The startup threshold gates when the playhead starts to move, not the first
+#: frame: the renderer presents frame 0 as soon as the first segment's first frame
+#: decodes (playhead at 0 during startup), so time to first frame is the same with
+#: 2 s or 4 s (benchmarks/results/playback.md section 1). 4 s (two segments) is kept
+#: so that playback starts with one segment in hand beyond the one playing: starting
+#: at one segment rebuffers whenever the second segment takes longer than the first
+#: one's 2 s of play. A client that wants motion sooner sets
+#: ``startup_threshold_s=2.0`` (one segment; sensible when the first segment came
+#: in much faster than real time). A rule that picks one or two segments from the
+#: first download's speed belongs in the engine (player.states/session), not here.
 DEFAULT_ENGINE = EngineConfig(
     startup_threshold_s=4.0,
     rebuffer_resume_s=2.0,

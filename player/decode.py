@@ -14,6 +14,19 @@ The event loop never blocks: :meth:`Decoder.decode` runs
 :func:`decode_segment` in a ``ThreadPoolExecutor`` (PyAV releases the GIL
 while decoding). Pixels are not kept (the renderer is headless); a
 ``on_frame(frame)`` hook sees every decoded ``av.VideoFrame`` when given.
+
+Frames stream out as they decode: ``decode(..., on_frame_time=f)`` calls
+``f(time_s)`` on the event loop for each frame as soon as the worker thread
+has it (in decode output order, i.e. presentation order), so the renderer can
+show a segment's first frame before the rest of the segment is decoded. Every
+call comes before ``decode`` returns.
+
+FFmpeg decodes on the worker thread itself (``thread_count`` 1, no frame or
+slice threads of its own): the thread CPU time measured around a segment
+(``DecodedSegment.cpu_s``, summed in ``Decoder.cpu_s``) is then all of the
+decode's CPU, and the first frame is not held back by frame threading (which
+delays output by one frame per extra thread). Parallelism, where wanted,
+comes from ``DecodeConfig.threads`` worker threads.
 """
 
 from __future__ import annotations
@@ -63,10 +76,13 @@ def decode_segment(
     kind: str = "video",
     label: str = "segment",
     on_frame: Callable[[Any], None] | None = None,
+    on_frame_time: Callable[[float], Any] | None = None,
     options: dict[str, str] | None = None,
 ) -> DecodedSegment:
     """Decode ``init + data`` (one CMAF segment) with PyAV; blocking. ``options`` go
-    to the demuxer (``drm.DrmSession.demuxer_options``: CENC decryption key)."""
+    to the demuxer (``drm.DrmSession.demuxer_options``: CENC decryption key);
+    ``on_frame_time(t)`` is called (on this thread) with each frame's time as it
+    is decoded."""
     import av
 
     c0, w0 = time.thread_time(), time.perf_counter()
@@ -78,10 +94,13 @@ def decode_segment(
             if not streams:
                 raise DecodeError(f"{label}: no {kind} stream")
             stream = streams[0]
+            stream.codec_context.thread_count = 1  # all decode CPU on this thread
             for frame in container.decode(stream):
                 ftime = getattr(frame, "time", None)
                 if ftime is not None:
                     times.append(float(ftime))
+                    if on_frame_time is not None:
+                        on_frame_time(float(ftime))
                 if on_frame is not None:
                     on_frame(frame)
             if kind == "video":
@@ -95,6 +114,17 @@ def decode_segment(
     return DecodedSegment(
         kind, tuple(times), width, height, time.thread_time() - c0, time.perf_counter() - w0
     )
+
+
+def _relay(
+    loop: asyncio.AbstractEventLoop, callback: Callable[[float], Any]
+) -> Callable[[float], None]:
+    """``callback`` made callable from a worker thread: it runs on ``loop``."""
+
+    def relay(t: float) -> None:
+        loop.call_soon_threadsafe(callback, t)
+
+    return relay
 
 
 def _warm_up() -> None:
@@ -117,11 +147,14 @@ class Decoder:
 
     async def decode(
         self, init: bytes, data: bytes, *, kind: str = "video", label: str = "segment",
-        url: str | None = None,
+        url: str | None = None, on_frame_time: Callable[[float], Any] | None = None,
     ) -> DecodedSegment:
+        """Decode one segment in the worker thread; ``on_frame_time(t)`` runs on this
+        event loop for each frame as it is decoded, before this returns."""
         loop = asyncio.get_running_loop()
+        relay = None if on_frame_time is None else _relay(loop, on_frame_time)
         out = await loop.run_in_executor(
-            self._pool, lambda: self._decode(init, data, kind, label, url)
+            self._pool, lambda: self._decode(init, data, kind, label, url, relay)
         )
         self.segments += 1
         self.frames += out.frames
@@ -129,7 +162,8 @@ class Decoder:
         return out
 
     def _decode(
-        self, init: bytes, data: bytes, kind: str, label: str, url: str | None
+        self, init: bytes, data: bytes, kind: str, label: str, url: str | None,
+        on_frame_time: Callable[[float], Any] | None = None,
     ) -> DecodedSegment:
         options = None
         if self.drm is not None:
@@ -141,7 +175,7 @@ class Decoder:
             except DrmError as exc:
                 raise DecodeError(f"{label}: {exc}") from None
         return decode_segment(init, data, kind=kind, label=label, on_frame=self._on_frame,
-                              options=options)
+                              on_frame_time=on_frame_time, options=options)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

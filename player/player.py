@@ -51,9 +51,9 @@ from telemetry.qoe import QoeSummary
 from telemetry.sinks import HttpSink
 
 from .config import PlayerConfig
-from .decode import DecodedSegment, Decoder
+from .decode import Decoder
 from .errors import PlayerError
-from .http import async_client
+from .http import async_client, shared_ssl_context
 from .media import Media, MediaError, load_media
 from .oca import FailoverRecord, OcaPool, Pathway, PathwayError, pathways_from_grant
 from .realtime import Clock, Fetched, RealtimeDriver, ScaledClock
@@ -186,6 +186,7 @@ class Player:
         self._wall: Callable[[], float] = time.time
         self._monotonic: Callable[[], float] = time.monotonic
         self._owns_client = False
+        self._licence_http: httpx.Client | None = None
         self._seg_starts: list[float] = []
 
     # --- opening ------------------------------------------------------------------------
@@ -375,8 +376,11 @@ class Player:
                 with contextlib.suppress(RuntimeError):  # the loop is gone
                     loop.call_soon_threadsafe(emit)
 
+        # a sync client on the process's shared SSL context: a default httpx.Client()
+        # loads the CA bundle again (~65 ms of CPU in Player.open; playback.md)
+        self._licence_http = httpx.Client(verify=shared_ssl_context())
         drm = DrmSession(LicenceClient(str(g["licence_url"]), str(g["token"]),
-                                       on_licence=report))
+                                       http=self._licence_http, on_licence=report))
         drm.index(self.media.presentation)
         return drm
 
@@ -511,6 +515,9 @@ class Player:
                     with contextlib.suppress(Exception):
                         await asyncio.to_thread(drm.licence.release)
                 drm.licence.close()
+        if self._licence_http is not None:
+            self._licence_http.close()
+            self._licence_http = None
         if self._owns_transport:
             closer = getattr(self._transport, "aclose", None)
             if closer is not None:
@@ -627,18 +634,21 @@ class Player:
 
     async def _decode(self, p: dict[str, Any], start: float, gen: int, label: str) -> None:
         assert self.decoder is not None and self.renderer is not None
+        push = self.renderer.stream(start)
+
+        def on_frame_time(t: float) -> None:  # frames go to the renderer as they decode
+            if gen == self._decode_gen:
+                push(t)
+
         try:
-            seg: DecodedSegment = await self.decoder.decode(p["init"], p["data"], label=label,
-                                                            url=p.get("url"))
+            await self.decoder.decode(p["init"], p["data"], label=label, url=p.get("url"),
+                                      on_frame_time=on_frame_time)
             if self.config.decode.audio and p.get("audio") is not None and self.media.audio_init:
                 a_init = await self._init(("a",), self.media.audio_init)
                 await self.decoder.decode(a_init, p["audio"], kind="audio", label=label + " audio",
                                           url=p.get("audio_url"))
         except PlayerError as exc:
             self.bridge.error("decode", str(exc), fatal=False)
-            return
-        if gen == self._decode_gen:
-            self.renderer.add(start, seg.frame_times_s)
 
     def on_event(self, event: Any) -> None:
         from .states import Seek

@@ -108,3 +108,95 @@ def test_renderer_counts_late_and_dropped_frames() -> None:
     assert r.dropped == 8 and r.presented == 4 + 16
     r.flush()
     assert r.pending == 0
+
+
+def test_frame_times_stream_to_the_loop_before_decode_returns(title: Path) -> None:
+    async def main() -> tuple[list[float], tuple[float, ...], list[bool]]:
+        dec = Decoder()
+        got: list[float] = []
+        returned = [False]
+        seen_before_return: list[bool] = []
+
+        def on_time(t: float) -> None:
+            got.append(t)
+            seen_before_return.append(not returned[0])
+
+        seg = await dec.decode(*_read(title, "180p", 1), on_frame_time=on_time)
+        returned[0] = True
+        dec.close()
+        return got, seg.frame_times_s, seen_before_return
+
+    got, times, before = asyncio.run(main())
+    assert got == list(times) and len(got) == 2 * FPS  # every frame, in order
+    assert all(before)
+
+
+def test_the_first_frame_is_presented_while_the_segment_still_decodes(title: Path) -> None:
+    """The worker thread holds the segment's second frame until the renderer has
+    presented the first: without streaming the first frame would wait for the end."""
+    import threading
+
+    presented_first = threading.Event()
+    frames = [0]
+
+    def hold(_frame: object) -> None:  # runs in the worker thread, per decoded frame
+        frames[0] += 1
+        if frames[0] == 2:
+            presented_first.wait(10.0)
+
+    async def main() -> tuple[bool, int]:
+        r = HeadlessRenderer(lambda: 0.0, lambda: 0.0, asyncio.sleep)
+        r.on_first_frame = lambda _t: presented_first.set()
+        runner = asyncio.ensure_future(r.run())
+        dec = Decoder(on_frame=hold)
+        seg = await dec.decode(*_read(title, "180p", 1), on_frame_time=r.stream(0.0))
+        dec.close()
+        runner.cancel()
+        return presented_first.is_set(), seg.frames
+
+    first_in_time, n = asyncio.run(main())
+    assert first_in_time and n == 2 * FPS
+
+
+def test_renderer_wakes_on_a_new_frame_not_on_a_tick() -> None:
+    """Nothing queued: the renderer waits for a frame, not for a timer (a sleep that
+    never returns would block a ticking renderer forever)."""
+
+    async def never(_s: float) -> None:
+        await asyncio.Event().wait()
+
+    async def main() -> int:
+        r = HeadlessRenderer(lambda: 0.0, lambda: 0.0, never)
+        runner = asyncio.ensure_future(r.run())
+        for _ in range(5):
+            await asyncio.sleep(0)
+        r.stream(0.0)(0.0)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        runner.cancel()
+        return r.presented
+
+    assert asyncio.run(main()) == 1
+
+
+def test_renderer_sleeps_until_the_next_frame_is_due() -> None:
+    pos = [0.0]
+    waits: list[float] = []
+
+    async def sleep(s: float) -> None:
+        waits.append(s)
+        pos[0] += s
+        await asyncio.sleep(0)
+
+    async def main() -> tuple[float, ...]:
+        r = HeadlessRenderer(lambda: pos[0], lambda: pos[0], sleep)
+        r.add(0.0, tuple(i * 0.1 for i in range(4)))  # sparser than the 1/30 s interval
+        runner = asyncio.ensure_future(r.run())
+        while r.presented < 4:
+            await asyncio.sleep(0)
+        runner.cancel()
+        return r.stats().presented_pts
+
+    pts = asyncio.run(main())
+    assert len(pts) == 4
+    assert waits[:3] == pytest.approx([0.1] * 3, abs=1e-5)  # one wake per frame, at its time
