@@ -51,6 +51,11 @@ def _sensitive(row: dict[str, Any]) -> bool:
     return row["replay_self_agreement"]["+5ms"] < SENSITIVE_BELOW
 
 
+def _varied(row: dict[str, Any]) -> bool:
+    """Whether either driver used more than one rung (else agreement is trivial)."""
+    return len(set(row["real_rungs"]) | set(row["replay_rungs"])) > 1
+
+
 def _pool(rows: list[dict[str, Any]]) -> dict[str, Any]:
     seg = sum(r["segments"] for r in rows)
     same = sum(r["same"] for r in rows)
@@ -87,6 +92,8 @@ def breakdown(rows: list[dict[str, Any]]) -> dict[str, Any]:
                        for p in sorted({r["policy"] for r in rows})},
         "pensieve_traces": _pool([r for r in rows if not r["trace"].startswith("step-")]),
         "step_traces": _pool([r for r in rows if r["trace"].startswith("step-")]),
+        "one_rung_sessions": _pool([r for r in rows if not _varied(r)]),
+        "varied_sessions": _pool([r for r in rows if _varied(r)]),
         "timing_sensitive_sessions": _pool([r for r in rows if _sensitive(r)]),
         "other_sessions": _pool([r for r in rows if not _sensitive(r)]),
         "mismatches": mism,
@@ -147,6 +154,9 @@ def markdown(out: dict[str, Any]) -> str:
         "",
         f"Per policy: {pp}. Pensieve traces {_pct(b['pensieve_traces']['identical'])},"
         f" step traces {_pct(b['step_traces']['identical'])}."
+        f" Sessions where both drivers stay on one rung (trivial agreement):"
+        f" {b['one_rung_sessions']['sessions']}; the {b['varied_sessions']['sessions']} others:"
+        f" **{_pct(b['varied_sessions']['identical'])}** identical."
         f" Timing-sensitive sessions (replay self-agreement at +5 ms < 95 %):"
         f" {b['timing_sensitive_sessions']['sessions']} of {b['pooled']['sessions']},"
         f" {_pct(b['timing_sensitive_sessions']['identical'])} identical; the others"
