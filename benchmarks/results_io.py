@@ -41,6 +41,7 @@ SESSION_FIELDS = (
     "policy",
     "state",
     "failure",
+    "unplayed_s",
     "qoe_lin",
     "qoe_log",
     "qoe_hd",

@@ -1,7 +1,7 @@
 """``abrkit replay``: ABR policies over trace sets, in parallel, with a table, JSON, CSV and plots.
 
     abrkit replay --traces DIR [--traces DIR2] --video SPEC --policy bola,robustmpc|all
-                  [--preset pensieve|realistic] [--optimal] [--limit N] [--workers N]
+                  [--preset pensieve|realistic|sabre] [--optimal] [--limit N] [--workers N]
                   [--out results.json] [--csv results.csv] [--plot DIR] [--seed N] [--quiet]
 
 The work is done by :mod:`benchmarks.harness` (results are identical for any
@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--policy", required=True, metavar="NAMES",
       help="comma-separated ABR policy names from the registry, or 'all'")
     a("--preset", default="realistic", metavar="NAME",
-      help="replay preset: realistic (default, the library's) or pensieve (the literature's)")
+      help="replay preset: realistic (default, the library's), pensieve (Pensieve's simulator) "
+           "or sabre (Sabre's default simulator)")
     a("--optimal", action="store_true",
       help="also compute the offline optimum per trace (cached) and each policy's share of it")
     a("--optimal-cache", type=Path, metavar="FILE", default=None,

@@ -51,6 +51,11 @@ def test_harness_rows_charge_failed_sessions_only(movie):
     assert dead.qoe_lin == pytest.approx(raw - 4.3 * dead.unplayed_s)
     assert good.unplayed_s == 0.0
     assert good.qoe_lin == replay(GOOD, movie, _bola(), REALISTIC).qoe.qoe_lin.total
+    # the JSON/CSV session record carries the charged remainder
+    from benchmarks.results_io import session_dict
+
+    assert session_dict(dead)["unplayed_s"] == pytest.approx(dead.unplayed_s)
+    assert session_dict(good)["unplayed_s"] == 0.0
     # the pensieve preset never fails on these: nothing charged
     run_p = run_sessions([("t", GOOD)], movie, ["bola-e"], PENSIEVE)
     assert run_p.rows[0].unplayed_s == 0.0
