@@ -24,7 +24,9 @@ Facts without a model field are kept in ``Presentation.extra`` as strings:
 ``timeShiftBufferDepth``, ``minimumUpdatePeriod``, ``suggestedPresentationDelay``,
 ``maxSegmentDuration``, ``mediaPresentationDuration`` (seconds for durations,
 text as written for dates),
-``baseurl_count`` (BaseURL elements at every level) and ``mpd_level_baseurl_count``.
+``baseurl_count`` (BaseURL elements at every level), ``mpd_level_baseurl_count``
+and ``xlink_unresolved`` (remote Periods/AdaptationSets kept as written, since the
+parser does no I/O; ``resolve-to-zero`` ones are removed, ISO/IEC 23009-1 5.5).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from .dash_xml import (
     parse_duration,
     parse_frame_rate,
     parse_uint,
+    remote_children,
     resolve_url,
     strip_namespace,
 )
@@ -215,11 +218,14 @@ class _MpdParser:
 
         # no Period at all is kept as an empty presentation (e.g. a live MPD between
         # events); the player decides what to do with nothing to play
-        period_els = root.findall("Period")
+        period_els, remote = remote_children(root, "Period")
+        self.xlink_unresolved = remote
         timings = self._period_timings(period_els, mpd_duration)
         periods = tuple(
             self._period(i, p, timings[i], mpd_bases, mpd_has) for i, p in enumerate(period_els)
         )
+        if self.xlink_unresolved:
+            extra.append(("xlink_unresolved", str(self.xlink_unresolved)))
         duration = mpd_duration
         if duration is None and not self.dynamic and timings and timings[-1].duration is not None:
             duration = timings[-1].start + timings[-1].duration
@@ -287,6 +293,11 @@ class _MpdParser:
         return out
 
     # ------------------------------------------------------------------ Period
+    def _adaptation_set_els(self, p: ET.Element) -> list[ET.Element]:
+        kept, remote = remote_children(p, "AdaptationSet")
+        self.xlink_unresolved += remote
+        return kept
+
     def _period(
         self, index: int, p: ET.Element, timing: _Timing, parents: list[BaseUrl], has_base: bool
     ) -> Period:
@@ -300,7 +311,7 @@ class _MpdParser:
             self._adaptation_set(
                 f"{where}/AdaptationSet[{i + 1}]", i, a, p, timing, bases, has_base, live_edge
             )
-            for i, a in enumerate(p.findall("AdaptationSet"))
+            for i, a in enumerate(self._adaptation_set_els(p))
         )
         return Period(
             id=p.get("id"),

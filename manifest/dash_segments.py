@@ -461,9 +461,14 @@ def _segment_list(
     elif urls:
         each = (ctx.period_duration or 0.0) / len(urls)
         times = [(i * each, each) for i in range(len(urls))]
+    pdur = ctx.period_duration
+    if pdur is not None:
+        # ISO/IEC 23009-1 5.3.9: a Segment whose presentation starts at/after the Period
+        # end is not part of the Period (as for SegmentTemplate and SegmentTimeline)
+        times = [(s, d) for s, d in times if s < pdur - _EPS]
     segs: list[Segment] = []
     base = ctx.base_url
-    for i, su in enumerate(urls):
+    for i, su in enumerate(urls[: len(times)]):
         where = f"{ctx.where}/SegmentList/SegmentURL[{i + 1}]"
         media = su.get("media")
         u = resolve_url(base, media.strip(), where=where, url=ctx.url) if media else base

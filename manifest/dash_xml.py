@@ -313,3 +313,30 @@ def strip_namespace(root: ET.Element) -> None:
         tag = el.tag
         if isinstance(tag, str) and tag.startswith(prefix):
             el.tag = tag[n:]
+
+
+XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+RESOLVE_TO_ZERO = "urn:mpeg:dash:resolve-to-zero:2013"
+
+
+def remote_children(parent: ET.Element, name: str) -> tuple[list[ET.Element], int]:
+    """The ``name`` children of ``parent`` that stay in the MPD, and how many of them
+    are remote elements this parser cannot dereference (it does no I/O).
+
+    ISO/IEC 23009-1 5.5 (remote elements): an element whose ``xlink:href`` is
+    ``urn:mpeg:dash:resolve-to-zero:2013`` is removed from the MPD.  Any other
+    ``xlink:href`` would replace the element by the remote one; the in-MPD element is
+    kept as written and counted, so the caller can tell that the MPD is incomplete.
+    """
+    kept: list[ET.Element] = []
+    unresolved = 0
+    for el in parent.findall(name):
+        href = el.get(XLINK_HREF)
+        if href is None:
+            kept.append(el)
+        elif href.strip() == RESOLVE_TO_ZERO:
+            continue
+        else:
+            unresolved += 1
+            kept.append(el)
+    return kept, unresolved

@@ -616,3 +616,56 @@ def test_segment_budget_is_shared_by_the_mpd() -> None:
         budget.take(5, "b", None)
     with pytest.raises(ManifestValueError, match=str(MAX_SEGMENTS)):
         SegmentBudget().take(MAX_SEGMENTS + 1, "c", None)
+
+
+def test_segment_list_drops_segments_starting_at_or_after_the_period_end() -> None:
+    # ISO/IEC 23009-1 5.3.9: Segments belong to a Period only while they start before
+    # its end (the same rule as SegmentTemplate and SegmentTimeline)
+    urls = "".join(f'<SegmentURL media="s{i}"/>' for i in range(4))
+    idx = parse_mpd(one_rep(f'<SegmentList duration="3">{urls}</SegmentList>'), URL)
+    segs = idx.renditions()[0].segments.segments  # type: ignore[union-attr]
+    assert [(s.url, s.start, s.duration) for s in segs] == [
+        (f"{T}s0", 0.0, 3.0),
+        (f"{T}s1", 3.0, 3.0),
+        (f"{T}s2", 6.0, 3.0),
+    ]
+
+
+def test_segment_list_urls_beyond_a_clipped_timeline_are_dropped() -> None:
+    # the timeline's 60 s segments reach past the 8 s Period: only the first belongs to it
+    urls = "".join(f'<SegmentURL media="s{i}"/>' for i in range(3))
+    tl = '<SegmentTimeline><S t="0" d="60" r="2"/></SegmentTimeline>'
+    idx = parse_mpd(one_rep(f"<SegmentList>{tl}{urls}</SegmentList>"), URL)
+    segs = idx.renditions()[0].segments.segments  # type: ignore[union-attr]
+    assert [(s.url, s.start, s.duration) for s in segs] == [(f"{T}s0", 0.0, 60.0)]
+
+
+XLINK_NS = 'xmlns:xlink="http://www.w3.org/1999/xlink"'
+TWO_SEG = '<SegmentTemplate media="$Number$" duration="4"/><Representation id="v" bandwidth="1"/>'
+
+
+def test_resolve_to_zero_elements_are_removed() -> None:
+    # ISO/IEC 23009-1 5.5: xlink:href="urn:mpeg:dash:resolve-to-zero:2013" removes the element
+    zero = 'xlink:href="urn:mpeg:dash:resolve-to-zero:2013"'
+    body = (
+        f'<Period {zero}><AdaptationSet mimeType="video/mp4">{TWO_SEG}</AdaptationSet></Period>'
+        f'<Period id="main"><AdaptationSet {zero} mimeType="audio/mp4">{TWO_SEG}</AdaptationSet>'
+        f'<AdaptationSet mimeType="video/mp4">{TWO_SEG}</AdaptationSet></Period>'
+    )
+    p = parse_mpd(mpd(body, f'{XLINK_NS} type="static" mediaPresentationDuration="PT8S"'), URL)
+    assert [q.id for q in p.periods] == ["main"]
+    assert [t.mime_type for t in p.periods[0].tracks] == ["video/mp4"]
+    assert p.periods[0].start == 0.0 and len(p.renditions()[0].segments) == 2  # type: ignore[arg-type]
+    assert "xlink_unresolved" not in dict(p.extra)
+
+
+def test_remote_elements_are_kept_as_written_and_counted() -> None:
+    # no I/O in the parser: a remote Period is not fetched; the caller sees how many remain
+    body = (
+        '<Period id="ad" duration="PT4S" xlink:href="https://ads.example.com/p.xml" '
+        'xlink:actuate="onLoad"/>'
+        f'<Period id="main"><AdaptationSet mimeType="video/mp4">{TWO_SEG}</AdaptationSet></Period>'
+    )
+    p = parse_mpd(mpd(body, f'{XLINK_NS} type="static" mediaPresentationDuration="PT12S"'), URL)
+    assert [(q.id, q.start, len(q.tracks)) for q in p.periods] == [("ad", 0.0, 0), ("main", 4.0, 1)]
+    assert dict(p.extra)["xlink_unresolved"] == "1"

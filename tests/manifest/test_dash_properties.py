@@ -28,7 +28,7 @@ from manifest.dash_writer import write_mpd
 URL = "https://cdn.example.com/vod/title/manifest.mpd"
 DIR = "https://cdn.example.com/vod/title/"
 CORPUS = Path(__file__).parent / "corpus"
-MPDS = sorted(CORPUS.glob("*.mpd"))
+MPDS = sorted(CORPUS.glob("*.mpd")) + sorted((CORPUS.parent / "extra_corpus").glob("*.mpd"))
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 codecs_v = st.sampled_from(["avc1.64001f", "avc1.4d401e", "hvc1.1.6.L93.B0", "av01.0.05M.08"])

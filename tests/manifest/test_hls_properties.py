@@ -27,7 +27,7 @@ from manifest.hls_writer import MASTER_NAME, relative, write_hls
 BASE = "https://cdn.example.com/title/master.m3u8"
 ROOT = "https://cdn.example.com/title/"
 CORPUS = Path(__file__).parent / "corpus"
-CORPUS_HLS = sorted(CORPUS.glob("*.m3u8"))
+CORPUS_HLS = sorted(CORPUS.glob("*.m3u8")) + sorted((CORPUS.parent / "extra_corpus").glob("*.m3u8"))
 
 CODECS = ["avc1.64001f,mp4a.40.2", "hvc1.2.4.L93.B0", "avc1.4d401e", None]
 
