@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -32,6 +31,7 @@ from pathlib import Path
 
 from abr import available_policies, policy_factory
 from abr.base import AbrContext, Decision
+from benchmarks.machine import machine_line
 from player.presets import PENSIEVE
 from player.replay import replay
 from player.traces import load_trace_dir
@@ -54,16 +54,6 @@ class _Recorder:
     def decide(self, ctx: AbrContext) -> Decision:
         self.log.append(ctx)
         return self.policy.decide(ctx)
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def measure(name: str, traces, video, rounds: int) -> dict[str, float]:
@@ -132,7 +122,6 @@ def main(argv: list[str] | None = None) -> int:
             f" {'' if target is None else f'>= {target}'} |"
         )
         print(rows[-1], flush=True)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     cmd = "python -m benchmarks.bench_policies_speed " + " ".join(argv or sys.argv[1:])
     text = "\n".join(
         [
@@ -140,10 +129,10 @@ def main(argv: list[str] | None = None) -> int:
             "",
             f"Command: `{cmd.strip()}`",
             "",
-            f"Machine: {_cpu_name()}, nproc {os.cpu_count()}, Python {platform.python_version()},"
-            f" {platform.platform()}; {'pinned to one CPU' if pinned else 'not pinned'}."
-            f" Load average at the end: {load:.1f} (other jobs shared the machine when > 1;"
-            " CPU-time figures are the honest ones, and still inflated by a busy sibling core).",
+            machine_line(
+                "pinned to one CPU" if pinned else "not pinned",
+                "CPU-time figures are the honest ones, still inflated by a busy sibling core",
+            ),
             "",
             f"Workload: {len(traces)} traces of `{args.traces.name}`, `{args.video.name}`,"
             " pensieve preset, full engine + replay driver, fresh policy per session; best of"
