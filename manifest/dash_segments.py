@@ -23,9 +23,9 @@ from __future__ import annotations
 import math
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from .dash_xml import parse_int, parse_range, parse_uint, resolve_url
+from .dash_xml import parse_int, parse_offset, parse_range, parse_uint, resolve_url
 from .errors import ManifestValueError
 from .model import Addressing, ByteRange, InitSegment, KeyInfo, Segment, SegmentIndex
 
@@ -226,9 +226,28 @@ def build_segment_index(
         return SegmentIndex(
             "base", (), init, br, False, timescale, ended=ended, media_url=ctx.base_url
         )
+    if ctx.live_edge is not None:
+        ctx = replace(ctx, live_edge=ctx.live_edge + _availability_offset(attrs, timescale, ctx))
     if merged.kind == "SegmentList":
         return _segment_list(merged, ctx, timescale, init, budget, ended)
     return _segment_template(merged, ctx, timescale, init, budget, ended)
+
+
+def _availability_offset(attrs: dict[str, str], timescale: int, ctx: SegmentContext) -> float:
+    """Seconds by which segments become available before their end (low latency).
+
+    ISO/IEC 23009-1 5.3.9.5.3: a Segment is available from AST + Period@start + its end
+    time - @availabilityTimeOffset.  ``INF`` (chunked delivery: a Segment is available
+    as it is produced) counts as one @duration, i.e. the Segment in production; with a
+    SegmentTimeline (no @duration) it adds nothing.
+    """
+    v = attrs.get("availabilityTimeOffset")
+    if v is None:
+        return 0.0
+    ato = parse_offset(v, where=ctx.where + "@availabilityTimeOffset", url=ctx.url)
+    if math.isinf(ato):
+        return _uint_attr(attrs, "duration", 0, ctx) / timescale
+    return ato
 
 
 def _single(

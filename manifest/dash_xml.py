@@ -263,6 +263,20 @@ def parse_int(value: str, *, where: str, url: str | None) -> int:
     return int(s)
 
 
+def parse_offset(value: str, *, where: str, url: str | None) -> float:
+    """A non-negative xs:double such as @availabilityTimeOffset; ``INF`` is ``math.inf``."""
+    v = value.strip()
+    if v == "INF":
+        return math.inf
+    try:
+        x = float(v)
+    except ValueError:
+        x = math.nan
+    if not math.isfinite(x) or x < 0:
+        raise ManifestValueError(f"{v!r} is not a non-negative number or INF", where=where, url=url)
+    return x
+
+
 def parse_bool(value: str, *, where: str, url: str | None) -> bool:
     s = value.strip()
     if s in ("true", "1"):

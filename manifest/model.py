@@ -85,7 +85,8 @@ class Segment:
     number: int
     byte_range: ByteRange | None = None
     key: KeyInfo | None = None
-    init: InitSegment | None = None  # the init segment this segment needs (HLS EXT-X-MAP may change)
+    # the init segment this segment needs (HLS EXT-X-MAP may change)
+    init: InitSegment | None = None
     discontinuity: bool = False  # a discontinuity precedes this segment
     gap: bool = False  # HLS EXT-X-GAP
     parts: int = 0  # LL-HLS EXT-X-PART count noted for this segment

@@ -25,7 +25,9 @@ def sniff(text: str | bytes, url: str = "") -> str:
         return "hls"
     if lowered.endswith(".mpd"):
         return "dash"
-    raise ManifestSyntaxError("neither an HLS playlist (#EXTM3U) nor a DASH MPD (XML)", where="line 1", url=url or None)
+    raise ManifestSyntaxError(
+        "neither an HLS playlist (#EXTM3U) nor a DASH MPD (XML)", where="line 1", url=url or None
+    )
 
 
 def parse(text: str | bytes, url: str = "") -> Presentation:

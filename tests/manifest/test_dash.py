@@ -669,3 +669,24 @@ def test_remote_elements_are_kept_as_written_and_counted() -> None:
     p = parse_mpd(mpd(body, f'{XLINK_NS} type="static" mediaPresentationDuration="PT12S"'), URL)
     assert [(q.id, q.start, len(q.tracks)) for q in p.periods] == [("ad", 0.0, 0), ("main", 4.0, 1)]
     assert dict(p.extra)["xlink_unresolved"] == "1"
+
+
+LIVE = 'type="dynamic" availabilityStartTime="1970-01-01T00:00:00Z" timeShiftBufferDepth="PT20S"'
+
+
+@pytest.mark.parametrize(("ato", "last_number"), [(None, 50), ("1.5", 50), ("2", 51), ("INF", 51)])
+def test_availability_time_offset_moves_the_live_edge(ato: str | None, last_number: int) -> None:
+    # ISO/IEC 23009-1 5.3.9.5.3: a Segment is available from its end - availabilityTimeOffset
+    # (INF: chunked, the Segment in production is available). 2 s segments, now = 100 s.
+    extra = "" if ato is None else f' availabilityTimeOffset="{ato}"'
+    text = one_rep(f'<SegmentTemplate media="$Number$" duration="2"{extra}/>', LIVE)
+    segs = parse_mpd(text, URL, now=100.0).renditions()[0].segments.segments  # type: ignore[union-attr]
+    assert segs[-1].number == last_number
+
+
+def test_availability_time_offset_must_be_a_number_or_inf() -> None:
+    text = one_rep(
+        '<SegmentTemplate media="$Number$" duration="2" availabilityTimeOffset="-1"/>', LIVE
+    )
+    with pytest.raises(ManifestValueError, match="availabilityTimeOffset"):
+        parse_mpd(text, URL, now=100.0)
