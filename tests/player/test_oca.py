@@ -39,23 +39,7 @@ from player.transport import (
     TransportStalled,
     TransportTruncated,
 )
-from tests.support import ServerThread, free_port
-
-
-class FakeTime:
-    """A clock and an async sleep that advances it."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, s: float) -> None:
-        self.sleeps.append(s)
-        self.now += s
-
+from tests.support import FakeTime, ServerThread, free_port
 
 EDGES = [Pathway("a", "http://a.test/"), Pathway("b", "http://b.test/cdn"),
          Pathway("c", "http://c.test")]

@@ -13,24 +13,14 @@ from player.breaker import BreakerConfig, BreakerState
 from player.oca import OcaConfig, OcaExhausted, OcaPool, Pathway
 from player.retry import RetryPolicy
 from player.transport import ConnectError, FetchResult, MockTransport
+from tests.support import FakeTime
 
 EDGES = [Pathway("a", "http://a.test/"), Pathway("b", "http://b.test/")]
 
 
-class FakeTime:
-    """A clock and an async sleep that advances it (and lets other tasks run)."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, s: float) -> None:
-        self.sleeps.append(s)
-        self.now += s
-        await asyncio.sleep(0)
+def fake_time() -> FakeTime:
+    """Starts at 100 s; each sleep lets the other requests' tasks run."""
+    return FakeTime(100.0, yield_to_loop=True)
 
 
 def pool_of(transport: Any, fake: FakeTime, *, cooldown_s: float, deadline_s: float,
@@ -49,7 +39,7 @@ def test_stale_open_breakers_are_waited_for_and_probed() -> None:
     """Breakers opened by an earlier request, cool-down longer than the request's
     deadline: the next request waits for the first half-open time and probes."""
     up = {"v": False}
-    fake = FakeTime()
+    fake = fake_time()
     t = MockTransport(lambda req: b"back" if up["v"] else ConnectError("refused", url=req.url))
     pool = pool_of(t, fake, cooldown_s=8.0, deadline_s=2.0)
     with pytest.raises(OcaExhausted):
@@ -67,7 +57,7 @@ def test_stale_open_breakers_are_waited_for_and_probed() -> None:
 def second_request_to_dead_edges(**kw: float) -> tuple[OcaExhausted, MockTransport, float]:
     """Every edge refuses: a first request opens every breaker; the second one's error,
     its transport requests and the fake time it took."""
-    fake = FakeTime()
+    fake = fake_time()
     t = MockTransport(lambda req: ConnectError("refused", url=req.url))
     pool = pool_of(t, fake, deadline_s=2.0, **kw)
     with pytest.raises(OcaExhausted):
@@ -110,7 +100,7 @@ class GatedTransport:
 def test_a_request_waits_for_another_requests_half_open_probe() -> None:
     """Two requests at once, one edge half-open: the second must not burn its passes
     while the first one's probe is in flight and give up after 0 attempts."""
-    fake = FakeTime()
+    fake = fake_time()
     t = GatedTransport()
     pool = pool_of(t, fake, cooldown_s=1.0, deadline_s=2.0, edges=EDGES[:1])
     pool.breakers["a"].record_failure()  # open from an earlier request
@@ -132,7 +122,7 @@ def test_a_request_waits_for_another_requests_half_open_probe() -> None:
 
 
 def test_a_poll_for_a_probe_in_flight_is_bounded() -> None:
-    fake = FakeTime()
+    fake = fake_time()
     t = GatedTransport()  # the gate never opens: the probe hangs
     pool = pool_of(t, fake, cooldown_s=1.0, deadline_s=2.0, breaker_wait_s=3.0,
                    edges=EDGES[:1])

@@ -6,5 +6,6 @@
 """
 
 from tests.support.asgi_server import ServerThread, free_port
+from tests.support.fake_time import FakeTime
 
-__all__ = ["ServerThread", "free_port"]
+__all__ = ["FakeTime", "ServerThread", "free_port"]
