@@ -338,9 +338,11 @@ class _MpdParser:
         has_base = has_base or has
         as_prot = tuple(self._cp(cp) for cp in a.findall("ContentProtection"))
         rep_els = a.findall("Representation")
+        # DASH-IF IOP v4.3 3.2.9: a trick-mode AdaptationSet carries the trickmode scheme in
+        # an EssentialProperty or a SupplementalProperty
         iframe = any(
             (e.get("schemeIdUri") or "").strip() == "http://dashif.org/guidelines/trickmode"
-            for e in a.findall("EssentialProperty")
+            for e in [*a.findall("EssentialProperty"), *a.findall("SupplementalProperty")]
         )
         renditions = []
         for j, r in enumerate(rep_els):

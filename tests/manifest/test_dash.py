@@ -690,3 +690,18 @@ def test_availability_time_offset_must_be_a_number_or_inf() -> None:
     )
     with pytest.raises(ManifestValueError, match="availabilityTimeOffset"):
         parse_mpd(text, URL, now=100.0)
+
+
+@pytest.mark.parametrize("descriptor", ["EssentialProperty", "SupplementalProperty"])
+def test_trick_mode_adaptation_set_in_either_descriptor(descriptor: str) -> None:
+    # DASH-IF IOP v4.3 3.2.9 allows both descriptors (androidx sample_mpd_trick_play_property_*)
+    prop = f'<{descriptor} schemeIdUri="http://dashif.org/guidelines/trickmode" value="1"/>'
+    body = (
+        '<Period><AdaptationSet id="1" mimeType="video/mp4">'
+        f"{TWO_SEG}</AdaptationSet>"
+        f'<AdaptationSet id="2" mimeType="video/mp4">{prop}'
+        '<SegmentTemplate media="t$Number$" duration="4"/>'
+        '<Representation id="t" bandwidth="1"/></AdaptationSet></Period>'
+    )
+    p = parse_mpd(mpd(body), URL)
+    assert [(r.id, r.iframe) for r in p.renditions()] == [("v", False), ("t", True)]
