@@ -48,7 +48,7 @@ from typing import Any
 import m3u8
 
 from .errors import ManifestError, ManifestSyntaxError, ManifestValueError
-from .hls_lines import KeyTag, Scan, decode, scan, substitute_variables
+from .hls_lines import KeyTag, Scan, decode, scan, substitute_variables, tag_name
 from .hls_master import build_master
 from .hls_util import Resolver, protection
 from .model import (
@@ -141,7 +141,16 @@ _UNUSED = (
 )
 
 
+# every tag m3u8 reads; it matches them by prefix, so a longer, unknown tag
+# (#EXT-X-MAPPING, #EXT-X-STREAM-INF2) would be read as the known one
+_M3U8_TAGS = frozenset(
+    v for k, v in vars(m3u8.protocol).items() if isinstance(v, str) and v.startswith("#EXT")
+)
+
+
 def _skip_unused(line: str, lineno: int, data: Any, state: Any) -> bool:
+    if line.startswith("#EXT") and tag_name(line.strip()) not in _M3U8_TAGS:
+        return True  # RFC 8216 4.1: tags the client does not recognise are ignored
     return line.startswith(_UNUSED)
 
 

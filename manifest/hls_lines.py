@@ -26,8 +26,17 @@ _BYTERANGE = re.compile(r"([0-9]{1,20})(?:@([0-9]{1,20}))?")
 # A playlist is a master playlist when it has any of these; it must then have
 # no EXTINF (RFC 8216 4.1: a playlist with both MUST fail to parse).  Other
 # misplaced tags are ignored, as lenient players do.
-MASTER_TAGS = ("#EXT-X-STREAM-INF", "#EXT-X-I-FRAME-STREAM-INF", "#EXT-X-MEDIA:")
+MASTER_TAGS = ("#EXT-X-STREAM-INF", "#EXT-X-I-FRAME-STREAM-INF", "#EXT-X-MEDIA")
 MEDIA_TAGS = ("#EXTINF",)
+
+
+def tag_name(line: str) -> str:
+    """The tag of a stripped ``#EXT`` line: the text before the first ``:``.
+
+    Tags are matched by their whole name (RFC 8216 4.1: a tag a client does not
+    recognise is ignored), so ``#EXT-X-STREAM-INFO:...`` is not an EXT-X-STREAM-INF.
+    """
+    return line.partition(":")[0].rstrip()
 
 
 def parse_attributes(value: str) -> dict[str, str]:
@@ -174,9 +183,10 @@ def scan(text: str, url: str | None) -> Scan:
         s = raw.strip()
         if not s.startswith("#EXT"):
             continue
-        if has_master is None and s.startswith(MASTER_TAGS):
+        tag = tag_name(s)
+        if has_master is None and tag in MASTER_TAGS:
             has_master = n
-        elif has_media is None and s.startswith(MEDIA_TAGS):
+        elif has_media is None and tag in MEDIA_TAGS:
             has_media = n
         if has_master and has_media:
             break
@@ -201,7 +211,8 @@ def _scan_master(lines: list[str], first: int, out: Scan, url: str | None) -> No
         if not s:
             continue
         if s.startswith("#"):
-            if s.startswith("#EXT-X-STREAM-INF"):
+            tag = tag_name(s)
+            if tag == "#EXT-X-STREAM-INF":
                 if pending is not None:
                     raise ManifestSyntaxError(
                         f"EXT-X-STREAM-INF at line {pending} is not followed by a URI",
@@ -210,7 +221,7 @@ def _scan_master(lines: list[str], first: int, out: Scan, url: str | None) -> No
                     )
                 _bandwidth("EXT-X-STREAM-INF", s.partition(":")[2], n, url)
                 pending = n
-            elif s.startswith("#EXT-X-I-FRAME-STREAM-INF"):
+            elif tag == "#EXT-X-I-FRAME-STREAM-INF":
                 value = s.partition(":")[2]
                 _bandwidth("EXT-X-I-FRAME-STREAM-INF", value, n, url)
                 if "URI" not in parse_attributes(value):

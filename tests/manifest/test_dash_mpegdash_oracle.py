@@ -20,7 +20,9 @@ from manifest.dash import parse_mpd
 
 CORPUS = Path(__file__).parent / "corpus"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text())
-VALID_MPDS = sorted(n for n, f in EXPECTED.items() if n.endswith(".mpd") and f.get("valid") is not False)
+VALID_MPDS = sorted(
+    n for n, f in EXPECTED.items() if n.endswith(".mpd") and f.get("valid") is not False
+)
 
 # mpegdash 0.4.1 raises on these (non-integer AdaptationSet@id); our parser must not.
 MPEGDASH_CANNOT_PARSE = {"streamlink__test_baseurl_urljoin.mpd"}

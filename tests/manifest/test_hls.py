@@ -389,3 +389,27 @@ def test_discontinuity_and_gap_counts_are_tag_counts() -> None:
     assert [s.discontinuity for s in idx.segments] == [False, True]
     assert [s.gap for s in idx.segments] == [False, True]
     assert (idx.discontinuity_count, idx.gap_count) == (2, 1)  # a trailing tag counts
+
+
+def test_unknown_tags_that_extend_a_known_name_are_ignored() -> None:
+    # RFC 8216 4.1: tags are whole names and unrecognised ones are ignored, so
+    # #EXT-X-MAPPING is not an EXT-X-MAP, #EXT-X-GAPS not an EXT-X-GAP, ...
+    text = (
+        "#EXTM3U\n#EXT-X-TARGETDURATION:10\n"
+        '#EXT-X-MAPPING:URI="init.mp4"\n#EXTINF:5,\na.ts\n'
+        "#EXT-X-GAPS\n#EXT-X-DISCONTINUITY-X\n#EXTINF:5,\nb.ts\n#EXT-X-ENDLIST-NOT\n"
+    )
+    idx = parse_hls(text, BASE).renditions()[0].segments
+    assert idx is not None
+    assert [(s.init, s.gap, s.discontinuity) for s in idx.segments] == [(None, False, False)] * 2
+    assert (idx.ended, idx.gap_count, idx.discontinuity_count) == (False, 0, 0)
+
+
+def test_unknown_stream_inf_lookalike_is_not_a_variant() -> None:
+    # found by mutation: "#EXT-X-STREAM-INF99:" reached m3u8 as a variant and failed
+    text = (
+        "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n"
+        "#EXT-X-STREAM-INF99:BANDWIDTH=x\nw.m3u8\n#EXT-X-STREAM-INFO:BANDWIDTH=5\nz.m3u8\n"
+    )
+    p = parse_hls(text, BASE)
+    assert [(r.id, r.bandwidth) for r in p.renditions()] == [("v0", 1)]
