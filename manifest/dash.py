@@ -97,7 +97,9 @@ def parse_mpd(text: str | bytes, url: str, *, now: float | None = None) -> Prese
     except ManifestError:
         raise
     except (OverflowError, ZeroDivisionError, RecursionError) as exc:
-        raise ManifestValueError(f"value out of range: {exc}", url=url or None) from None
+        raise ManifestValueError(
+            f"value out of range: {exc}", where="MPD (a number too large to use)", url=url or None
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)

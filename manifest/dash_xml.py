@@ -82,7 +82,17 @@ def _expat_check(data: str | bytes, url: str | None) -> None:
             url=url,
         ) from None
     except (ValueError, UnicodeError, LookupError) as exc:  # LookupError: unknown encoding
-        raise ManifestSyntaxError(f"not decodable XML: {exc}", url=url) from None
+        raise ManifestSyntaxError(
+            f"not decodable XML: {exc}", where=_decode_where(data, exc), url=url
+        ) from None
+
+
+def _decode_where(data: str | bytes, exc: Exception) -> str:
+    """Where decoding failed: the line of the bad byte, else the XML declaration."""
+    if isinstance(exc, UnicodeDecodeError) and isinstance(data, bytes):
+        line = data[: exc.start].count(b"\n") + 1
+        return f"line {line}"
+    return "line 1"  # the encoding named in the XML declaration
 
 
 def load_mpd_root(text: str | bytes, url: str | None) -> ET.Element:
@@ -101,7 +111,9 @@ def load_mpd_root(text: str | bytes, url: str | None) -> ET.Element:
     if not data:
         raise ManifestSyntaxError("empty MPD", where="line 1", url=url)
     if len(data) > MAX_MPD_BYTES:
-        raise ManifestSyntaxError(f"MPD larger than {MAX_MPD_BYTES} bytes", url=url)
+        raise ManifestSyntaxError(
+            f"MPD larger than {MAX_MPD_BYTES} bytes", where=f"byte {MAX_MPD_BYTES}", url=url
+        )
     # 1. no DOCTYPE (hence no ENTITY declarations, no entity bombs, no external
     #    entities). A DOCTYPE can only sit in the prolog, so scanning the prolog is
     #    enough when the text is ASCII-compatible; otherwise expat checks it all.
@@ -116,7 +128,9 @@ def load_mpd_root(text: str | bytes, url: str | None) -> ET.Element:
             f"not well-formed XML: {_reason(exc)}", where=f"line {line}, column {col}", url=url
         ) from None
     except (ValueError, UnicodeError, LookupError) as exc:  # LookupError: unknown encoding
-        raise ManifestSyntaxError(f"not decodable XML: {exc}", url=url) from None
+        raise ManifestSyntaxError(
+            f"not decodable XML: {exc}", where=_decode_where(data, exc), url=url
+        ) from None
     ns, local = split_tag(root.tag)
     if local != "MPD":
         raise ManifestSyntaxError(f"root element is <{local}>, not <MPD>", where="line 1", url=url)

@@ -82,7 +82,9 @@ def parse_hls(text: str | bytes, url: str) -> Presentation:
         raise
     except Exception as exc:  # a foreign error is a bug or bad input: never let it out
         raise ManifestError(
-            f"cannot read HLS playlist: {type(exc).__name__}: {exc}", url=url or None
+            f"cannot read HLS playlist: {type(exc).__name__}: {exc}",
+            where="whole playlist",
+            url=url or None,
         ) from exc
 
 
@@ -95,14 +97,18 @@ def parse_media_playlist(text: str | bytes, url: str) -> SegmentIndex:
         lines, data = _load(text, url)
         if lines.is_master:
             raise ManifestSyntaxError(
-                "expected a media playlist, got a master playlist", url=url or None
+                "expected a media playlist, got a master playlist",
+                where="whole playlist",
+                url=url or None,
             )
         return _media_index(data, lines, url)[0]
     except ManifestError:
         raise
     except Exception as exc:
         raise ManifestError(
-            f"cannot read HLS playlist: {type(exc).__name__}: {exc}", url=url or None
+            f"cannot read HLS playlist: {type(exc).__name__}: {exc}",
+            where="whole playlist",
+            url=url or None,
         ) from exc
 
 
@@ -166,7 +172,11 @@ def _locate(lines: list[str], exc: Exception, url: str | None) -> ManifestError:
             return ManifestValueError(
                 f"cannot parse {line.partition(':')[0]}: {one}", where=f"line {n}", url=url
             )
-    return ManifestValueError(f"cannot parse playlist: {type(exc).__name__}: {exc}", url=url)
+    return ManifestValueError(
+        f"cannot parse playlist: {type(exc).__name__}: {exc}",
+        where=f"lines 1-{len(lines)}",
+        url=url,
+    )
 
 
 def _byterange(text: str, default_offset: int) -> ByteRange:
@@ -199,6 +209,7 @@ def _media_index(
     if len(raw) != len(lines.segment_lines):  # pragma: no cover - scan and m3u8 disagree
         raise ManifestSyntaxError(
             f"found {len(lines.segment_lines)} segment URIs but m3u8 read {len(raw)}",
+            where="whole playlist",
             url=url or None,
         )
     skipped = int((data.get("skip") or {}).get("skipped_segments") or 0)

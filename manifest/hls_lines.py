@@ -95,15 +95,19 @@ class Scan:
 
 def decode(text: str | bytes, url: str | None) -> str:
     if isinstance(text, bytes | bytearray | memoryview):
+        data = bytes(text)
         try:
-            text = bytes(text).decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
             raise ManifestSyntaxError(
-                f"playlist is not UTF-8 ({exc.reason} at byte {exc.start})", url=url
+                f"playlist is not UTF-8 ({exc.reason} at byte {exc.start})",
+                where=_line(line),
+                url=url,
             ) from None
     if not isinstance(text, str):
         raise ManifestSyntaxError(
-            f"playlist must be str or bytes, not {type(text).__name__}", url=url
+            f"playlist must be str or bytes, not {type(text).__name__}", where="line 1", url=url
         )
     return text.lstrip("\ufeff")
 
@@ -356,5 +360,7 @@ def _scan_media(lines: list[str], first: int, out: Scan, url: str | None) -> Non
                 )
     if out.target_duration is None:
         raise ManifestValueError(
-            "media playlist without the required EXT-X-TARGETDURATION", url=url
+            "media playlist without the required EXT-X-TARGETDURATION",
+            where=f"lines 1-{len(lines)}",
+            url=url,
         )

@@ -121,12 +121,18 @@ def _none_group(v: Any) -> str | None:
     return None if s is None or (s == "NONE" and str(v).strip() == "NONE") else s
 
 
-def _variant(i: int, pl: dict[str, Any], resolve: Resolver) -> Rendition:
+def _variant(i: int, pl: dict[str, Any], resolve: Resolver, lines: Scan, url: str) -> Rendition:
     info = pl.get("stream_info") or {}
     width, height = _resolution(info.get("resolution"))
     bw = _int(info.get("bandwidth"))
-    if bw is None:  # pragma: no cover - scan() checked it
-        raise ManifestValueError("EXT-X-STREAM-INF BANDWIDTH is not a decimal integer")
+    if bw is None:  # scan() checked BANDWIDTH; m3u8 may split a garbled attribute list otherwise
+        uri_line = lines.variant_lines[i] if i < len(lines.variant_lines) else None
+        raise ManifestValueError(
+            f"EXT-X-STREAM-INF BANDWIDTH {str(info.get('bandwidth'))[:30]!r} is not a decimal "
+            "integer",
+            where=f"the EXT-X-STREAM-INF before line {uri_line}" if uri_line else f"variant {i}",
+            url=url or None,
+        )
     return Rendition(
         id=f"v{i}",
         bandwidth=bw,
@@ -210,7 +216,9 @@ def _unique(tracks: list[Track]) -> list[Track]:
 
 def build_master(data: dict[str, Any], url: str, lines: Scan) -> Presentation:
     resolve = Resolver(url)
-    variants = [_variant(i, pl, resolve) for i, pl in enumerate(data.get("playlists") or ())]
+    variants = [
+        _variant(i, pl, resolve, lines, url) for i, pl in enumerate(data.get("playlists") or ())
+    ]
     audio_only = [r for r in variants if _is_audio_only(r)]
     others = [r for r in variants if not _is_audio_only(r)]
     tracks: list[Track] = []
@@ -266,8 +274,13 @@ def build_master(data: dict[str, Any], url: str, lines: Scan) -> Presentation:
     if cs is not None:
         server = _unquote(cs.get("server_uri"))
         if not server:
+            line = next(
+                (n for n, raw in enumerate(lines.lines, 1) if "#EXT-X-CONTENT-STEERING" in raw), 1
+            )
             raise ManifestValueError(
-                "EXT-X-CONTENT-STEERING without the required SERVER-URI", url=url or None
+                "EXT-X-CONTENT-STEERING without the required SERVER-URI",
+                where=f"line {line}",
+                url=url or None,
             )
         steering = ContentSteering(
             server_uri=resolve(server), default_pathway=_unquote(cs.get("pathway_id"))

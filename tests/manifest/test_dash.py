@@ -705,3 +705,13 @@ def test_trick_mode_adaptation_set_in_either_descriptor(descriptor: str) -> None
     )
     p = parse_mpd(mpd(body), URL)
     assert [(r.id, r.iframe) for r in p.renditions()] == [("v", False), ("t", True)]
+
+
+def test_undecodable_mpd_says_which_line() -> None:
+    text = mpd("<Period/>").encode().replace(b"<Period/>", b"\n\n<Period/>\xff")
+    with pytest.raises(ManifestSyntaxError) as info:
+        parse_mpd(b'<?xml version="1.0" encoding="utf-8"?>' + text, URL)
+    assert info.value.where is not None and info.value.where.startswith("line ")
+    with pytest.raises(ManifestSyntaxError) as info2:
+        parse_mpd(b'<?xml version="1.0" encoding="no-such-codec"?><MPD/>', URL)
+    assert info2.value.where == "line 1"

@@ -413,3 +413,12 @@ def test_unknown_stream_inf_lookalike_is_not_a_variant() -> None:
     )
     p = parse_hls(text, BASE)
     assert [(r.id, r.bandwidth) for r in p.renditions()] == [("v0", 1)]
+
+
+def test_errors_say_where_for_bad_bytes_and_a_missing_target_duration() -> None:
+    with pytest.raises(ManifestSyntaxError) as info:
+        parse_hls(b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\n\xff.ts\n", BASE)
+    assert info.value.where == "line 4"
+    with pytest.raises(ManifestValueError) as info2:
+        parse_hls("#EXTM3U\n#EXTINF:4,\na.ts\n", BASE)
+    assert info2.value.where == "lines 1-3"
