@@ -236,10 +236,10 @@ def build_segment_index(
 def _availability_offset(attrs: dict[str, str], timescale: int, ctx: SegmentContext) -> float:
     """Seconds by which segments become available before their end (low latency).
 
-    ISO/IEC 23009-1 5.3.9.5.3: a Segment is available from AST + Period@start + its end
-    time - @availabilityTimeOffset.  ``INF`` (chunked delivery: a Segment is available
-    as it is produced) counts as one @duration, i.e. the Segment in production; with a
-    SegmentTimeline (no @duration) it adds nothing.
+    ISO/IEC 23009-1 (segment availability times): a Segment is available from
+    AST + Period@start + its end time - @availabilityTimeOffset.  ``INF`` (chunked
+    delivery: a Segment is available as it is produced) counts as one @duration, i.e.
+    the Segment in production; with a SegmentTimeline (no @duration) it adds nothing.
     """
     v = attrs.get("availabilityTimeOffset")
     if v is None:

@@ -676,7 +676,8 @@ LIVE = 'type="dynamic" availabilityStartTime="1970-01-01T00:00:00Z" timeShiftBuf
 
 @pytest.mark.parametrize(("ato", "last_number"), [(None, 50), ("1.5", 50), ("2", 51), ("INF", 51)])
 def test_availability_time_offset_moves_the_live_edge(ato: str | None, last_number: int) -> None:
-    # ISO/IEC 23009-1 5.3.9.5.3: a Segment is available from its end - availabilityTimeOffset
+    # ISO/IEC 23009-1 (segment availability times): a Segment is available from its end
+    # minus @availabilityTimeOffset
     # (INF: chunked, the Segment in production is available). 2 s segments, now = 100 s.
     extra = "" if ato is None else f' availabilityTimeOffset="{ato}"'
     text = one_rep(f'<SegmentTemplate media="$Number$" duration="2"{extra}/>', LIVE)
