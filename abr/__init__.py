@@ -33,8 +33,14 @@ from .base import (
 )
 from .errors import AbrError, PolicyConfigError
 from .optimal import OptimalResult, optimal_schedule
-from .optimal_sim import ChunkOutcome, OptimalConfig, OptimalError, SimulationResult, simulate_schedule
 from .optimal_sim import PENSIEVE as OPTIMAL_PENSIEVE
+from .optimal_sim import (
+    ChunkOutcome,
+    OptimalConfig,
+    OptimalError,
+    SimulationResult,
+    simulate_schedule,
+)
 from .registry import (
     available_abandon_rules,
     available_policies,

@@ -128,8 +128,8 @@ class Session:
         "t", "start_t", "end_t", "buffer", "position", "next_index", "in_flight", "last_rung",
         "samples", "records", "abandoned", "acc", "played", "stalled", "startup_wait", "seek_wait",
         "paused", "stall_start", "wait_start", "stall_chunk", "waiting", "wait_until", "pending",
-        "retries", "failure", "_count", "_durations", "_starts", "_rates", "_sizes", "_ctx_sizes", "_top",
-        "_handlers", "_event", "_state_name", "_allowed", "_max_samples",
+        "retries", "failure", "_count", "_durations", "_starts", "_rates", "_sizes", "_ctx_sizes",
+        "_top", "_handlers", "_event", "_state_name", "_allowed", "_max_samples",
     )  # fmt: skip
 
     def __init__(

@@ -251,7 +251,9 @@ def unplayed_seconds(result: Any, video: Any, segments: int | None = None) -> fl
     return math.fsum(durs[len(result.segments) : n])
 
 
-def failed_session_penalty(unplayed: float, rebuffer_penalty: float = LIN_REBUFFER_PENALTY) -> float:
+def failed_session_penalty(
+    unplayed: float, rebuffer_penalty: float = LIN_REBUFFER_PENALTY
+) -> float:
     """QoE_lin charge for a failed session's unplayed remainder: that much rebuffering.
 
     A session that fails (the realistic preset's stall limit) stops being
@@ -259,7 +261,7 @@ def failed_session_penalty(unplayed: float, rebuffer_penalty: float = LIN_REBUFF
     finishing the video through long stalls. The viewer who never sees the
     rest of the video is treated as having waited through it stalled:
     ``rebuffer_penalty`` (QoE_lin's 4.3 per second) times ``unplayed`` seconds,
-    subtracted from QoE_lin by the aggregations (``benchmarks/harness.py``).
+    subtracted from QoE_lin in the session rows (``benchmarks/sessions.py``).
     """
     if not (math.isfinite(unplayed) and unplayed >= 0):
         raise ValueError(f"unplayed seconds must be a finite number >= 0, got {unplayed!r}")

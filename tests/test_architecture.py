@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-IMPURE = {"socket", "httpx", "asyncio", "threading", "time", "urllib.request", "requests", "subprocess"}
+IMPURE = {
+    "socket", "httpx", "asyncio", "threading", "time", "urllib.request", "requests", "subprocess"
+}
 OUR_PACKAGES = {"player", "abr", "manifest", "drm", "telemetry", "server", "benchmarks"}
 
 # Modules that must be sans-IO: whole packages plus the engine modules of player/.

@@ -13,7 +13,8 @@ from player.traces import Trace
 from player.video import load_sabre_movie
 from telemetry.qoe import failed_session_penalty, unplayed_seconds
 
-MOVIE = Path(__file__).resolve().parents[2].parent / "shared" / "traces" / "sabre_movies" / "bbb.json"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+MOVIE = SHARED / "traces" / "sabre_movies" / "bbb.json"
 DEAD_TAIL = Trace.from_mbps("dead-tail", [0.0, 60.0, 5000.0], [3.0, 3.0, 0.0])
 GOOD = Trace.from_mbps("good", [0.0, 5000.0], [20.0, 20.0])
 
