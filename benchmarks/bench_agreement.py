@@ -174,12 +174,10 @@ def edge_latency_ms(net: Any, speed: float, overhead_wall_s: float) -> float:
 
 
 async def warm_inits(p: Any) -> None:
-    """Fetch every video rung's init segment into the player's init cache, so that no
+    """Fetch every init segment before playback (``Player.prefetch_inits``), so that no
     init request precedes a segment request during playback (replay has no init
-    segments). Uses the player's private init cache: a benchmark-only measure."""
-    for r, w in enumerate(p.media.video_inits):
-        if w:
-            await p._init(("v", r), w)  # noqa: SLF001 - see the docstring
+    segments)."""
+    await p.prefetch_inits()
 
 
 async def measure_overhead(p: Any, be: Any, tmp: Path, n: int = 7) -> float:

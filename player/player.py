@@ -400,6 +400,20 @@ class Player:
         else:
             self.driver.resume()
 
+    async def prefetch_inits(self) -> int:
+        """Fetch every video rung's init segment (and the audio one) into the init cache now.
+
+        Later switches then need no init request before their first media segment (an
+        app can call this before :meth:`play` when switch latency matters more than the
+        extra bytes). Returns how many init segments were fetched or already cached.
+        """
+        media = self.media
+        jobs = [self._init(("v", r), w) for r, w in enumerate(media.video_inits) if w]
+        if media.audio_init:
+            jobs.append(self._init(("a",), media.audio_init))
+        await asyncio.gather(*jobs)
+        return len(jobs)
+
     def pause(self) -> None:
         self.driver.pause()
 

@@ -228,3 +228,27 @@ def test_pause_seek_and_stop_through_the_player() -> None:
     assert seek.to_s == 6.5 and seek.from_s == pytest.approx(1.5, abs=0.3)
     assert summary.result.paused_s == pytest.approx(3.0, abs=0.2)
     assert [r.segment_index for r in summary.result.segments][-1] == 3
+
+
+def test_prefetch_inits_fetches_each_init_once_before_play() -> None:
+    async def run() -> tuple[int, int, list[str], Any]:
+        clock = AutojumpClock()
+        transport = SlowMock(edge_handler(None), clock)
+        http = httpx.AsyncClient(transport=httpx.MockTransport(control([])))
+        player = await Player.open("http://cp.test/playback/t", config(MemorySink()),
+                                   transport=transport, http=http, monotonic=clock.monotonic)
+        player.use_clock(clock)
+        first = await player.prefetch_inits()
+        again = await player.prefetch_inits()  # cached: no new request
+        before_play = [r.url for r in transport.requests]
+        summary = await player.wait()
+        await http.aclose()
+        inits_after = [r.url for r in transport.requests[len(before_play):] if "init" in r.url]
+        return first, again, before_play, (summary, inits_after)
+
+    first, again, before_play, (summary, inits_after) = asyncio.run(run())
+    assert first == again == 2  # two video rungs, no audio in this title
+    inits = [u for u in before_play if u.endswith("init.mp4")]
+    assert sorted(u.split("/")[-2] for u in inits) == ["v0", "v1"]
+    assert summary.state == "ended", summary.failure
+    assert inits_after == []  # playback found both in the cache
