@@ -1,6 +1,7 @@
 """Oracle-predictor MPC: how much of the gap to the offline optimum is prediction.
 
     python -m benchmarks.oracle_mpc [--horizon 5] [--stride 1] [--offset 0]
+        [--planner enum|dp] [--grid 0.25] [--oracle-only]
 
 An MPC that plans ``horizon`` chunks ahead with QoE_lin, exactly like
 RobustMPC's search, but knows the *true* download time of every candidate
@@ -50,14 +51,17 @@ class OracleMpc:
         self.latency, self.cap, self.drain = net.latency_s, eng.buffer_max_s, eng.drain_step_s
         self.predicted_s: list[float] = []  # true delay of each chosen segment, as planned
 
+    def _keep(self, rung: np.ndarray, buf: np.ndarray, score: np.ndarray) -> np.ndarray | None:
+        """Indices of the partial plans to keep after a chunk (None: all)."""
+        return None
+
     def decide(self, ctx: AbrContext) -> Decision:
         link, lat = self.link, self.latency
         # the latency does not move the trace (pensieve preset): position = clock - latencies
-        pos0 = link.advance(0.0, ctx.now_s - lat * ctx.segment_index)
+        pos = np.array([link.advance(0.0, ctx.now_s - lat * ctx.segment_index)])
         rates = np.asarray(ctx.bitrates_bps, dtype=float) / 1e6
         n_r = len(rates)
         h = min(self.horizon, ctx.segment_count - ctx.segment_index)
-        pos = np.array([pos0])
         buf = np.array([ctx.buffer_s])
         last = np.array([ctx.last_rung])
         score = np.zeros(1)
@@ -67,11 +71,13 @@ class OracleMpc:
             seg = ctx.segment_index + step
             sizes = np.array([ctx.segment_bytes(seg, r) for r in range(n_r)], dtype=float)
             rung = np.tile(np.arange(n_r), len(pos))
-            pos, buf, last, score = (np.repeat(a, n_r) for a in (pos, buf, last, score))
-            first = rung.copy() if step == 0 else np.repeat(first, n_r)
+            pos, buf, last, score, first, first_delay = (
+                np.repeat(a, n_r) for a in (pos, buf, last, score, first, first_delay)
+            )
             secs, end = link.transfer_many(pos, sizes[rung])
             delay = secs + lat
-            first_delay = delay if step == 0 else np.repeat(first_delay, n_r)
+            if step == 0:
+                first, first_delay = rung.copy(), delay
             rebuf = np.maximum(delay - buf, 0.0)
             buf = np.maximum(buf - delay, 0.0) + ctx.segment_duration_s
             over = buf > self.cap
@@ -82,10 +88,39 @@ class OracleMpc:
                 score + rates[rung] - REBUFFER_PENALTY * rebuf - np.abs(rates[rung] - rates[last])
             )
             last = rung
+            keep = self._keep(rung, buf, score)
+            if keep is not None:
+                pos, buf, last, score, first, first_delay = (
+                    a[keep] for a in (pos, buf, last, score, first, first_delay)
+                )
         k = int(np.argmax(score))
         best = int(first[k])
         self.predicted_s.append(float(first_delay[k]))
-        return Decision(best, "oracle-mpc", f"true download times over {h} chunks")
+        return Decision(best, self.name, f"true download times over {h} chunks")
+
+
+class OracleDpMpc(OracleMpc):
+    """The oracle MPC planned by a DP over (chunk, rung, buffer bin): long horizons.
+
+    Per (rung, buffer bin of ``grid_s``) only the best-scoring partial plan is
+    kept, with its *exact* buffer level and trace position, so every kept plan
+    is scored exactly and only the pruning is approximate (two plans in one
+    bin with different positions in the trace are not both kept).
+    """
+
+    name = "oracle-dp"
+
+    def __init__(self, trace: Trace, horizon: int = 5, grid_s: float = 0.25) -> None:
+        super().__init__(trace, horizon)
+        if not grid_s > 0:
+            raise ValueError(f"grid_s must be > 0, got {grid_s!r}")
+        self.grid_s = grid_s
+
+    def _keep(self, rung: np.ndarray, buf: np.ndarray, score: np.ndarray) -> np.ndarray | None:
+        key = rung * 1_000_000 + np.floor(buf / self.grid_s).astype(int)
+        order = np.lexsort((-score, key))  # by key, best score first
+        ks = key[order]
+        return order[np.r_[True, ks[1:] != ks[:-1]]]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,17 +128,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--horizon", type=int, default=5)
     ap.add_argument("--stride", type=int, default=1)
     ap.add_argument("--offset", type=int, default=0)
+    ap.add_argument(
+        "--planner",
+        choices=("enum", "dp"),
+        default=None,
+        help="enum (n^h plans) or dp; default enum up to horizon 5, dp beyond",
+    )
+    ap.add_argument("--grid", type=float, default=0.25, help="buffer bin of the dp planner, s")
+    ap.add_argument("--oracle-only", action="store_true", help="skip robustmpc and longmpc")
     args = ap.parse_args(argv)
+    planner = args.planner or ("enum" if args.horizon <= 5 else "dp")
     traces, video, preset = _load("pensieve_train", args.stride, args.offset)
     optima = _optima()
     opt = [optima[t.name] for t in traces]
-    rows: dict[str, list[float]] = {"oracle-mpc": [], "robustmpc": [], "longmpc": []}
+    others = () if args.oracle_only else ("robustmpc", "longmpc")
+    rows: dict[str, list[float]] = {"oracle-mpc": [], **{p: [] for p in others}}
     for t in traces:
-        f = functools.partial(OracleMpc, t, args.horizon)
+        if planner == "dp":
+            f = functools.partial(OracleDpMpc, t, args.horizon, args.grid)
+        else:
+            f = functools.partial(OracleMpc, t, args.horizon)
         rows["oracle-mpc"].append(replay(t, video, f, preset).qoe.qoe_lin.total)
-        for p in ("robustmpc", "longmpc"):
+        for p in others:
             rows[p].append(replay(t, video, policy_factory(p), preset).qoe.qoe_lin.total)
-    print(f"pensieve_train, {len(traces)} traces, optimum mean {statistics.fmean(opt):.3f}")
+    print(
+        f"pensieve_train, {len(traces)} traces, optimum mean {statistics.fmean(opt):.3f};"
+        f" oracle horizon {args.horizon}, planner {planner}"
+        + (f" (grid {args.grid} s)" if planner == "dp" else "")
+    )
     for name, q in rows.items():
         share = math.fsum(q) / math.fsum(opt)
         print(f"{name:11s} mean QoE_lin {statistics.fmean(q):7.3f}  share of optimum {share:.3f}")

@@ -27,12 +27,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..base import AbrContext
+from ..base import AbrContext, Decision
 from ..errors import PolicyConfigError
 from ._common import check_config
+from .mpc_dp import dp_plan
 from .robustmpc import FORMULAS, RobustMpcConfig, RobustMpcPolicy
 
-__all__ = ["LongMpcConfig", "LongMpcPolicy"]
+__all__ = ["PLANNERS", "LongMpcConfig", "LongMpcPolicy"]
+
+PLANNERS = ("enum", "dp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,11 @@ class LongMpcConfig:
     bitrate_unit_bps: unit of the bitrate terms of the score (1e6: Mbps).
     score_order: "pensieve" or "exact" float order of the score terms (see RobustMpcConfig).
     max_plans: the horizon shrinks for a decision until n^horizon <= max_plans.
+    planner: "enum" (RobustMPC's exact search over n^horizon plans; horizon <= 8) or
+        "dp" (:func:`abr.policies.mpc_dp.dp_plan`: a DP over (chunk, rung, buffer on a
+        ``dp_grid_s`` grid capped at the engine's buffer max), for long horizons (<= 24).
+    dp_grid_s: buffer grid of the "dp" planner, seconds (0.25).
+    terminal_value: "dp" only: score per second of buffer left at the plan's end (0).
     """
 
     horizon: int = 5
@@ -66,6 +74,9 @@ class LongMpcConfig:
     bitrate_unit_bps: float = 1e6
     score_order: str = "pensieve"
     max_plans: int = 250_000
+    planner: str = "enum"
+    dp_grid_s: float = 0.25
+    terminal_value: float = 0.0
 
     def __post_init__(self) -> None:
         check_config(self)
@@ -82,6 +93,14 @@ class LongMpcConfig:
         w = self.discount_weight
         if w is not None and not (isinstance(w, (int, float)) and 0.0 <= w <= 1.0):
             raise PolicyConfigError("LongMpcConfig.discount_weight must be None or in [0, 1]")
+        if self.planner not in PLANNERS:
+            raise PolicyConfigError(
+                f"LongMpcConfig.planner must be one of {PLANNERS}, got {self.planner!r}"
+            )
+        if not self.dp_grid_s > 0:
+            raise PolicyConfigError("LongMpcConfig.dp_grid_s must be > 0")
+        if self.planner == "dp" and not (isinstance(self.horizon, int) and self.horizon <= 24):
+            raise PolicyConfigError("LongMpcConfig.horizon must be an int <= 24 with planner 'dp'")
         if not 0.0 <= self.error_quantile <= 1.0:
             raise PolicyConfigError("LongMpcConfig.error_quantile must be in [0, 1]")
         try:
@@ -92,7 +111,7 @@ class LongMpcConfig:
     def mpc_config(self) -> RobustMpcConfig:
         """The corrected-RobustMPC config this policy runs."""
         return RobustMpcConfig(
-            horizon=self.horizon,
+            horizon=self.horizon if self.planner == "enum" else min(self.horizon, 5),
             throughput_window=self.throughput_window,
             error_window=self.error_window,
             rebuffer_penalty=self.rebuffer_penalty,
@@ -146,3 +165,40 @@ class LongMpcPolicy(RobustMpcPolicy):
         if buffer_s == ctx.buffer_s:
             return ""
         return f" (planned with {buffer_s:.2f}s, a reserve held back)"
+
+    def decide(self, ctx: AbrContext) -> Decision:
+        cfg = self.long_config
+        if cfg.planner == "enum":
+            return super().decide(ctx)
+        top = ctx.top_rung
+        last = min(max(ctx.last_rung, 0), top)
+        prediction = self._update_predictor(ctx)
+        self.prediction_bps = prediction
+        if prediction is None or not prediction > 0:
+            return Decision(last, self.name, f"no throughput sample yet: keep rung {last}")
+        h = min(cfg.horizon, ctx.segment_count - ctx.segment_index)
+        if h <= 0:
+            return Decision(last, self.name, "no segment left to plan: keep current rung")
+        n = top + 1
+        dl = self._download_times(ctx, h, n, prediction / 8.0)
+        buffer_s = self._plan_buffer_s(ctx)
+        seg = ctx.segment_duration_s
+        rung, score = dp_plan(
+            ctx.bitrates_bps[:n],
+            dl,
+            buffer_s,
+            seg,
+            last,
+            buffer_max_s=max(ctx.buffer_max_s, seg, buffer_s),
+            grid_s=cfg.dp_grid_s,
+            rebuffer_penalty=cfg.rebuffer_penalty,
+            unit=cfg.bitrate_unit_bps,
+            terminal_value=cfg.terminal_value,
+        )
+        return Decision(
+            rung,
+            self.name,
+            f"prediction {prediction / 1e6:.3f} Mbps (harmonic mean / (1 + max error"
+            f" {self._max_error:.3f})); DP over {h} chunks: first rung {rung} scores"
+            f" {score:.3f} at buffer {ctx.buffer_s:.2f}s{self._buffer_note(ctx, buffer_s)}",
+        )

@@ -55,6 +55,10 @@ def test_registered_with_its_name_and_config():
         {"score_order": "x"},
         {"discount_weight": 1.5},
         {"discount_weight": -0.1},
+        {"planner": "tree"},
+        {"planner": "dp", "horizon": 25},
+        {"planner": "dp", "dp_grid_s": 0.0},
+        {"terminal_value": -1.0},
     ],
 )
 def test_config_validation(bad):
@@ -147,6 +151,30 @@ def test_first_decision_and_cap():
     assert LongMpcPolicy().decide(ctx(0.0, [], last=1)).rung == 1  # no sample: keep the rung
     d = LongMpcPolicy().decide(ctx(40.0, [sample(50.0, end=k) for k in range(6)], max_rung=3))
     assert d.rung == 3
+
+
+def test_dp_planner_agrees_with_the_enumeration_when_the_cap_is_far():
+    # the DP (abr/policies/mpc_dp.py) floors the buffer to its grid and caps it at the
+    # engine's buffer max: far from the cap, on a fine grid, its best plan scores as the
+    # enumeration's (within the grid's bound; the first rung may differ on exact ties)
+    samples = [sample(m, end=k) for k, m in enumerate((1.1, 2.4, 0.8, 1.9, 1.3, 2.0))]
+    for buf in (0.0, 3.0, 7.5, 12.0):
+        for last in (0, 2, 5):
+            c = ctx(buf, samples, last=last)
+            enum = LongMpcPolicy().decide(c)
+            dp = LongMpcPolicy(LongMpcConfig(planner="dp", dp_grid_s=0.01)).decide(c)
+            assert "DP over 5 chunks" in dp.reason
+            scores = [float(d.reason.split(" scores ")[1].split()[0]) for d in (enum, dp)]
+            assert scores[1] == pytest.approx(scores[0], abs=4.3 * 0.01 * 15 + 1e-3), scores
+
+
+def test_dp_planner_plans_long_horizons():
+    samples = [sample(1.0, end=k) for k in range(6)]
+    p = LongMpcPolicy(LongMpcConfig(planner="dp", horizon=12))
+    d = p.decide(ctx(2.0, samples))
+    assert "DP over 12 chunks" in d.reason
+    assert LADDER[d.rung] <= 1.0e6  # 1 Mbps, discounted: no higher rung is sustainable
+    assert "DP over 3 chunks" in p.decide(ctx(2.0, samples, index=45)).reason
 
 
 # -- guard on fixed subsets ---------------------------------------------------------------------
