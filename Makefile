@@ -16,6 +16,7 @@ demo: $(STAMP)
 	$(BIN)/abrkit demo
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 test-all: $(STAMP)
