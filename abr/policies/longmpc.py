@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..base import AbrContext, Decision
+from ..base import AbrContext
 from ..errors import PolicyConfigError
 from ._common import check_config
 from .mpc_dp import dp_plan
@@ -166,22 +166,15 @@ class LongMpcPolicy(RobustMpcPolicy):
             return ""
         return f" (planned with {buffer_s:.2f}s, a reserve held back)"
 
-    def decide(self, ctx: AbrContext) -> Decision:
+    def _plan(
+        self, ctx: AbrContext, h: int, n: int, last: int, prediction: float, buffer_s: float
+    ) -> tuple[int, str]:
         cfg = self.long_config
         if cfg.planner == "enum":
-            return super().decide(ctx)
-        top = ctx.top_rung
-        last = min(max(ctx.last_rung, 0), top)
-        prediction = self._update_predictor(ctx)
-        self.prediction_bps = prediction
-        if prediction is None or not prediction > 0:
-            return Decision(last, self.name, f"no throughput sample yet: keep rung {last}")
+            return super()._plan(ctx, h, n, last, prediction, buffer_s)
+        # the base class capped h at its (enumeration) horizon: plan the DP's own
         h = min(cfg.horizon, ctx.segment_count - ctx.segment_index)
-        if h <= 0:
-            return Decision(last, self.name, "no segment left to plan: keep current rung")
-        n = top + 1
         dl = self._download_times(ctx, h, n, prediction / 8.0)
-        buffer_s = self._plan_buffer_s(ctx)
         seg = ctx.segment_duration_s
         rung, score = dp_plan(
             ctx.bitrates_bps[:n],
@@ -195,10 +188,4 @@ class LongMpcPolicy(RobustMpcPolicy):
             unit=cfg.bitrate_unit_bps,
             terminal_value=cfg.terminal_value,
         )
-        return Decision(
-            rung,
-            self.name,
-            f"prediction {prediction / 1e6:.3f} Mbps (harmonic mean / (1 + max error"
-            f" {self._max_error:.3f})); DP over {h} chunks: first rung {rung} scores"
-            f" {score:.3f} at buffer {ctx.buffer_s:.2f}s{self._buffer_note(ctx, buffer_s)}",
-        )
+        return rung, f"DP over {h} chunks: first rung {rung} scores {score:.3f}"

@@ -191,7 +191,22 @@ class RobustMpcPolicy:
         h = min(cfg.horizon, ctx.segment_count - ctx.segment_index)
         if h <= 0:
             return Decision(last, self.name, "no segment left to plan: keep current rung")
-        n = top + 1
+        buffer_s = self._plan_buffer_s(ctx)
+        rung, plan_note = self._plan(ctx, h, top + 1, last, prediction, buffer_s)
+        return Decision(
+            rung,
+            self.name,
+            f"prediction {prediction / 1e6:.3f} Mbps (harmonic mean / (1 + max error"
+            f" {self._max_error:.3f})); {plan_note}"
+            f" at buffer {ctx.buffer_s:.2f}s{self._buffer_note(ctx, buffer_s)}",
+        )
+
+    def _plan(
+        self, ctx: AbrContext, h: int, n: int, last: int, prediction: float, buffer_s: float
+    ) -> tuple[int, str]:
+        """The first rung of the best plan over ``h`` chunks and ``n`` rungs, and a note
+        for the reason (subclasses may plan differently)."""
+        cfg = self.config
         while h > 1 and n**h > cfg.max_plans:
             h -= 1
         bitrates = ctx.bitrates_bps
@@ -200,7 +215,6 @@ class RobustMpcPolicy:
             rates = tuple(float(b) for b in bitrates[:n])
             self._ladder_key = key = (bitrates, n, h, ladder(rates, h, cfg.bitrate_unit_bps))
         dl = self._download_times(ctx, h, n, prediction / 8.0)
-        buffer_s = self._plan_buffer_s(ctx)
         idx, score = search(
             key[3],
             dl,
@@ -216,13 +230,7 @@ class RobustMpcPolicy:
             idx, digit = divmod(idx, n)
             plan.append(digit)
         plan.reverse()
-        return Decision(
-            plan[0],
-            self.name,
-            f"prediction {prediction / 1e6:.3f} Mbps (harmonic mean / (1 + max error"
-            f" {self._max_error:.3f})); best {h}-chunk plan {plan} scores {score:.3f}"
-            f" at buffer {ctx.buffer_s:.2f}s{self._buffer_note(ctx, buffer_s)}",
-        )
+        return plan[0], f"best {h}-chunk plan {plan} scores {score:.3f}"
 
 
 _SIZE_TABLES: dict[int, tuple[object, np.ndarray]] = {}
