@@ -156,14 +156,13 @@ def player_run(grant_url: str) -> tuple[float, float | None]:
     return ttff, (lic[0] if lic else None)
 
 
-def render_player(runs: dict[str, list[tuple[float, float | None]]]) -> str:
+def ttff_table(runs: dict[str, list[tuple[float, float | None]]]) -> list[str]:
+    """The TTFF table rows (cenc and clear titles, licence latency and share) of ``runs``."""
     enc, clear = runs["enc"], [t for t, _ in runs["clear"]]
     ttff = [t for t, _ in enc]
     lic = [x for _, x in enc if x is not None]
     share = [x / t for t, x in enc if x is not None]
-    return "\n".join([
-        "## The Player (grant + manifest + press play to first presented frame)",
-        "",
+    return [
         "| title | runs | TTFF p50 (ms) | TTFF p95 (ms) | licence p50 (ms) | licence p95 (ms) "
         "| licence share of TTFF p50 | p95 |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -172,11 +171,19 @@ def render_player(runs: dict[str, list[tuple[float, float | None]]]) -> str:
         f"{pct(share, 95):.1%} |",
         f"| clear | {len(clear)} | {pct(clear, 50) * 1e3:.1f} | {pct(clear, 95) * 1e3:.1f} | "
         "– | – | – | – |",
+    ]
+
+
+def render_player(runs: dict[str, list[tuple[float, float | None]]]) -> str:
+    return "\n".join([
+        "## The Player (grant + manifest + press play to first presented frame)",
+        "",
+        *ttff_table(runs),
         "",
         "The Player's licence latency includes its own new connection to the control plane "
-        "(the licence client has its own HTTP client in the decode thread) and the ClearKey "
-        "exchange; its first frame also waits for the renderer's clock, so the Player's TTFF "
-        "is larger than the bare pipeline's above.",
+        "(the licence client has its own HTTP client, on the shared SSL context, in the decode "
+        "thread) and the ClearKey exchange, so the Player's TTFF is larger than the bare "
+        "pipeline's above.",
         "",
     ])
 
@@ -186,11 +193,8 @@ def render(args: argparse.Namespace, lat: list[float],
     import av
 
     ms = [x * 1e3 for x in lat]
-    enc = runs["enc"]
+    ttff = [t for t, _ in runs["enc"]]
     clear = [t for t, _ in runs["clear"]]
-    ttff = [t for t, _ in enc]
-    lic = [x for _, x in enc if x is not None]
-    share = [x / t for t, x in enc if x is not None]
     cmd = (f"python -m benchmarks.bench_licence --requests {args.requests} "
            f"--ttff-runs {args.ttff_runs} --player-runs {args.player_runs}")
     lines = [
@@ -215,14 +219,7 @@ def render(args: argparse.Namespace, lat: list[float],
         "",
         "## Time to first frame (new connections each run)",
         "",
-        "| title | runs | TTFF p50 (ms) | TTFF p95 (ms) | licence p50 (ms) | licence p95 (ms) "
-        "| licence share of TTFF p50 | p95 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-        f"| cenc | {len(ttff)} | {pct(ttff, 50) * 1e3:.1f} | {pct(ttff, 95) * 1e3:.1f} | "
-        f"{pct(lic, 50) * 1e3:.1f} | {pct(lic, 95) * 1e3:.1f} | {pct(share, 50):.1%} | "
-        f"{pct(share, 95):.1%} |",
-        f"| clear | {len(clear)} | {pct(clear, 50) * 1e3:.1f} | {pct(clear, 95) * 1e3:.1f} | "
-        "– | – | – | – |",
+        *ttff_table(runs),
         "",
         f"TTFF difference cenc - clear (p50): {(pct(ttff, 50) - pct(clear, 50)) * 1e3:.1f} ms.",
         "",
