@@ -4,26 +4,16 @@ import math
 
 import pytest
 
-from abr import AbrContext, DownloadReport, ThroughputSample
+from abr import DownloadReport, ThroughputSample
 from abr.policies import BolaEPolicy, RulesConfig, RulesPolicy, ThroughputPolicy
 from abr.policies._common import SampleCursor, rung_for_rate
+from tests.support.abr_context import make_ctx
 
 LADDER3 = (1e6, 2e6, 4e6)
 
 
-def ctx(buffer_s=10.0, *, bitrates=LADDER3, index=3, last=0, samples=(), max_rung=None):
-    return AbrContext(
-        bitrates_bps=bitrates,
-        segment_index=index,
-        segment_count=48,
-        segment_duration_s=4.0,
-        buffer_s=buffer_s,
-        buffer_max_s=60.0,
-        last_rung=last,
-        samples=tuple(samples),
-        now_s=0.0,
-        max_rung=max_rung,
-    )
+def ctx(buffer_s=10.0, *, bitrates=LADDER3, index=3, last=0, **kw):
+    return make_ctx(buffer_s, bitrates=bitrates, index=index, count=48, last=last, **kw)
 
 
 def s(mbps, end):

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from abr import AbrContext, DownloadReport, ThroughputSample
+from abr import DownloadReport, ThroughputSample
 from abr.policies import (
     BbaConfig,
     BbaPolicy,
@@ -17,36 +17,13 @@ from abr.policies import (
     ThroughputConfig,
     ThroughputPolicy,
 )
+from tests.support.abr_context import make_ctx
 
 PENSIEVE = (300e3, 750e3, 1200e3, 1850e3, 2850e3, 4300e3)
 
 
-def ctx(
-    buffer_s=10.0,
-    *,
-    bitrates=PENSIEVE,
-    index=5,
-    count=48,
-    last=1,
-    samples=(),
-    seg=4.0,
-    buffer_max=60.0,
-    max_rung=None,
-    sizes=(),
-):
-    return AbrContext(
-        bitrates_bps=bitrates,
-        segment_index=index,
-        segment_count=count,
-        segment_duration_s=seg,
-        buffer_s=buffer_s,
-        buffer_max_s=buffer_max,
-        last_rung=last,
-        samples=tuple(samples),
-        now_s=0.0,
-        max_rung=max_rung,
-        sizes=sizes,
-    )
+def ctx(buffer_s=10.0, *, bitrates=PENSIEVE, index=5, count=48, last=1, **kw):
+    return make_ctx(buffer_s, bitrates=bitrates, index=index, count=count, last=last, **kw)
 
 
 def mbit_sample(mbps, seconds=2.0, end=0.0):

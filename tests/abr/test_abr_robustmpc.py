@@ -7,28 +7,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from abr import AbrContext, ThroughputSample
+from abr import ThroughputSample
 from abr.errors import PolicyConfigError
 from abr.policies import RobustMpcConfig, RobustMpcPolicy
 from abr.policies.robustmpc import best_plan, brute_force_plan
+from tests.support.abr_context import make_ctx
 
 TWO = (1e6, 2e6)
 
 
-def ctx(buffer_s, *, bitrates=TWO, index=1, count=3, last=0, samples=(), sizes=(), max_rung=None):
-    return AbrContext(
-        bitrates_bps=bitrates,
-        segment_index=index,
-        segment_count=count,
-        segment_duration_s=4.0,
-        buffer_s=buffer_s,
-        buffer_max_s=60.0,
-        last_rung=last,
-        samples=tuple(samples),
-        now_s=0.0,
-        max_rung=max_rung,
-        sizes=sizes,
-    )
+def ctx(buffer_s, *, bitrates=TWO, index=1, count=3, last=0, **kw):
+    return make_ctx(buffer_s, bitrates=bitrates, index=index, count=count, last=last, **kw)
 
 
 def sample(mbps, seconds=4.0, end=0.0):

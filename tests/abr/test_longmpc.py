@@ -7,27 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from abr import AbrContext, ThroughputSample, available_policies, make_policy, policy_factory
+from abr import ThroughputSample, available_policies, make_policy, policy_factory
 from abr.errors import PolicyConfigError
 from abr.policies.longmpc import LongMpcConfig, LongMpcPolicy
 from abr.policies.robustmpc import RobustMpcConfig, RobustMpcPolicy
+from tests.support.abr_context import make_ctx
 
 LADDER = (300e3, 750e3, 1200e3, 1850e3, 2850e3, 4300e3)
 
 
 def ctx(buffer_s, samples, *, index=5, count=48, last=2, max_rung=None):
-    return AbrContext(
-        bitrates_bps=LADDER,
-        segment_index=index,
-        segment_count=count,
-        segment_duration_s=4.0,
-        buffer_s=buffer_s,
-        buffer_max_s=60.0,
-        last_rung=last,
-        samples=tuple(samples),
-        now_s=0.0,
-        max_rung=max_rung,
-    )
+    return make_ctx(buffer_s, bitrates=LADDER, index=index, count=count, last=last,
+                    samples=samples, max_rung=max_rung)
 
 
 def sample(mbps, seconds=4.0, end=0.0):
