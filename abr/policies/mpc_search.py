@@ -1,4 +1,4 @@
-"""Exact RobustMPC plan search: every plan screened with numpy, the best few scored exactly.
+"""Exact RobustMPC plan search: compiled branch and bound, or numpy screening + exact rescoring.
 
 A plan picks one rung for each of the next ``h`` chunks. Its score (QoE_lin
 as Pensieve's ``mpc.py`` computes it) is ``static − penalty · rebuffer``:
@@ -39,17 +39,20 @@ Score formulas (both reproduce the reference loop bit for bit):
 (mpc.py's order); ``"exact"``: ``(Σbitrate − Σ|Δbitrate|)/unit −
 penalty·Σrebuffer`` (with integer bitrates, true ties stay ties).
 
-Where the time goes (RobustMPC, pensieve_train; benchmarks/results/policies_speed.md).
-Before: ~134 µs per decision, ~100 µs of it in the search (a numpy tree of
-the buffer recursion, five calls per level, then pruning of the last level),
-the rest in the predictor, the download-time table and the reason string
-(~12 µs now, all of it). Now ~95 µs, ~85 µs of it in the search: numpy's
-per-call overhead (1–3 µs a call on the benchmark machine, ~8 µs for the
-column broadcast of the last level), not arithmetic, dominates. A pure-Python
-depth-first branch and bound (bounds: ladder-only score of the best completion
-minus the least possible rebuffer) was tried first: ~50 nodes expanded per
-decision, because the two halves of the bound are loose taken apart (the best
-static completion is the slowest to download), about twice slower.
+Two implementations, the same answers. :func:`search` runs the compiled
+kernel (``_mpc_kernel.c``, a depth-first branch and bound that scores plans
+with the reference's float operations; loaded by :mod:`.mpc_kernel`) when
+the install could build it, else the numpy search described above;
+:func:`use_kernel` switches, :func:`implementation` says which one runs.
+
+Where the time goes (RobustMPC, pensieve_train;
+benchmarks/results/policies_speed.md): the numpy search costs ~65 µs per
+decision, nearly all of it numpy's fixed per-call cost (~15 calls of 1–3
+µs, ~8 µs for the last level's column broadcast over 7,776 plans), not
+arithmetic; a float32 screening and a one-plan exact rescoring saved only
+~10 % of it. A pure-Python branch and bound (the kernel's algorithm) expands
+~50 nodes per decision and was about twice slower than numpy. In C the same
+branch and bound takes ~11 µs per decision, ctypes' ~3 µs call included.
 """
 
 from __future__ import annotations
@@ -60,9 +63,41 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from . import mpc_kernel
+
 FORMULAS = ("pensieve", "exact")
 
-__all__ = ["FORMULAS", "Ladder", "best_plan", "brute_force_plan", "ladder", "search"]
+__all__ = [
+    "FORMULAS",
+    "Ladder",
+    "best_plan",
+    "brute_force_plan",
+    "implementation",
+    "ladder",
+    "search",
+    "use_kernel",
+]
+
+#: the compiled search in use (None: the numpy search below)
+_kernel: mpc_kernel.Kernel | None = mpc_kernel.KERNEL
+#: the kernel's limits (n^h must also fit a 64-bit index)
+_KERNEL_MAX_H, _KERNEL_MAX_N = 16, 64
+
+
+def use_kernel(enabled: bool = True) -> bool:
+    """Use the compiled search when it is available (default) or the numpy one;
+    returns whether the compiled one is now in use."""
+    global _kernel
+    _kernel = mpc_kernel.KERNEL if enabled else None
+    return _kernel is not None
+
+
+def implementation() -> str:
+    """Which search :func:`search` runs, and why not the compiled one if not."""
+    if _kernel is not None:
+        return "compiled kernel (abr/policies/_mpc_kernel.c)"
+    why = mpc_kernel.UNAVAILABLE or "disabled by use_kernel(False)"
+    return f"numpy ({why})"
 
 
 class Ladder:
@@ -73,6 +108,7 @@ class Ladder:
         "n",
         "no_rebuffer",
         "rates",
+        "rates_array",
         "scaled",
         "static",
         "static_scale",
@@ -84,6 +120,7 @@ class Ladder:
         self.n = n
         self.horizon = horizon
         self.rates = rates
+        self.rates_array = np.array(rates, dtype=float)  # C-contiguous, for the kernel
         self.unit = unit
         #: magnitude of the static terms (for the screening margin)
         self.static_scale = 3.0 * horizon * max(abs(r) for r in rates) / unit
@@ -161,6 +198,21 @@ def search(
         raise ValueError(f"download_s must be ({lad.horizon}, {lad.n}), got {download_s.shape}")
     if not penalty >= 0.0:
         raise ValueError(f"the rebuffer penalty must be >= 0 (the bounds need it), got {penalty!r}")
+    kernel = _kernel
+    if kernel is not None and h <= _KERNEL_MAX_H and lad.n <= _KERNEL_MAX_N:
+        if download_s.dtype != np.float64 or not download_s.flags.c_contiguous:
+            download_s = np.ascontiguousarray(download_s, dtype=np.float64)
+        return kernel.search(
+            download_s,
+            lad.rates_array,
+            buffer_s,
+            segment_s,
+            last_rung,
+            formula == "pensieve",
+            last_wins,
+            penalty,
+            lad.unit,
+        )
     dl = download_s.tolist()
     pensieve = formula == "pensieve"
     slowest = [max(row) for row in dl]

@@ -23,11 +23,13 @@ Modes (:class:`RobustMpcConfig.mode`):
   enumerated last (lexicographic order) wins. The error history is fresh per
   policy instance (quirk 3, history carried across sessions, is not kept).
 
-Speed: the search (:mod:`abr.policies.mpc_search`) is exact: the rebuffer of
-every plan in closed form (a reflected walk) over the numpy tree of plans,
-then the few plans within a rounding margin of the best are scored with the
-float operations of :func:`brute_force_plan` (Pensieve's loop), so the answer
-is the reference's bit for bit, ties included. By default
+Speed: the search (:mod:`abr.policies.mpc_search`) is exact: a compiled
+branch and bound (``_mpc_kernel.c``, built at install time where a C
+compiler exists; ~11 µs a decision) or, without it, the rebuffer of every
+plan in closed form (a reflected walk) over the numpy tree of plans, then the
+few plans within a rounding margin of the best are scored with the float
+operations of :func:`brute_force_plan` (Pensieve's loop). Either way the
+answer is the reference's bit for bit, ties included. By default
 (``score_order="pensieve"``) scores are combined in exactly the order
 Pensieve's code uses ``(Σbitrate/1e6 − 4.3·rebuffer) − Σswitch/1e6``, so
 near-ties fall as there.

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from abr import ThroughputSample
 from abr.errors import PolicyConfigError
-from abr.policies import RobustMpcConfig, RobustMpcPolicy
+from abr.policies import RobustMpcConfig, RobustMpcPolicy, mpc_kernel, mpc_search
 from abr.policies.robustmpc import best_plan, brute_force_plan
 from tests.support.abr_context import make_ctx
 
@@ -117,7 +117,17 @@ def test_config_validation():
             RobustMpcConfig(**bad)
 
 
-# -- exactness of the fast search ---------------------------------------------------------------
+# -- exactness of the fast search (compiled kernel and numpy search) ---------------------------
+
+#: the searches to check: the compiled kernel wherever it was built, and always the numpy one
+SEARCHES = ["kernel", "numpy"] if mpc_kernel.KERNEL is not None else ["numpy"]
+
+
+@pytest.fixture(params=SEARCHES)
+def search_impl(request):
+    assert mpc_search.use_kernel(request.param == "kernel") == (request.param == "kernel")
+    yield request.param
+    mpc_search.use_kernel(True)
 
 
 @st.composite
@@ -156,15 +166,21 @@ def plan_problems(draw):
     st.sampled_from([4.3, 4.3, 0.0, 0.5, 160.0]),
 )
 def test_fast_search_equals_brute_force(problem, formula, last_wins, penalty):
-    """Random ladders, download tables, buffers, last rungs, both formulas, both tie rules."""
+    """Random ladders, download tables, buffers, last rungs, both formulas, both tie rules;
+    both searches (the kernel where built), bit for bit."""
     bitrates, dl, buffer_s, segment_s, last = problem
     kw = {"formula": formula, "last_wins": last_wins, "rebuffer_penalty": penalty}
-    fast = best_plan(bitrates, np.array(dl), buffer_s, segment_s, last, **kw)
     slow = brute_force_plan(bitrates, dl, buffer_s, segment_s, last, **kw)
-    assert fast == slow
+    try:
+        for impl in SEARCHES:
+            mpc_search.use_kernel(impl == "kernel")
+            fast = best_plan(bitrates, np.array(dl), buffer_s, segment_s, last, **kw)
+            assert fast == slow, impl
+    finally:
+        mpc_search.use_kernel(True)
 
 
-def test_search_rejects_bad_input():
+def test_search_rejects_bad_input(search_impl):
     with pytest.raises(ValueError, match="download_s"):
         best_plan(TWO, np.zeros((0, 2)), 1.0, 4.0, 0)
     with pytest.raises(ValueError, match="download_s"):
@@ -173,7 +189,7 @@ def test_search_rejects_bad_input():
         best_plan(TWO, np.ones((2, 2)), 1.0, 4.0, 0, rebuffer_penalty=-1.0)
 
 
-def test_fast_search_equals_brute_force_full_size_random():
+def test_fast_search_equals_brute_force_full_size_random(search_impl):
     rng = np.random.default_rng(7)
     bitrates = [300e3, 750e3, 1200e3, 1850e3, 2850e3, 4300e3]
     for _ in range(12):
