@@ -1,6 +1,7 @@
 """ABR policy speed: sessions/s with the full engine, and the policy's own cost per decision.
 
     python -m benchmarks.bench_policies_speed [--rounds 3] [--cpu 0] [--policies bba,robustmpc]
+                                              [--numpy-search]
                                               [--out benchmarks/results/policies_speed.md]
 
 Workload: the 127 traces of ``pensieve_train`` with ``pensieve_video`` under
@@ -17,6 +18,10 @@ For each registered policy:
   same way (best pass, CPU time);
 - the mean QoE_lin (chunks 1..47) of the replay, as a sanity check.
 
+The MPC policies run the compiled plan search when the install built it
+(``abr.policies.mpc_search.implementation()``, printed in the report);
+``--numpy-search`` measures the numpy fallback instead.
+
 Targets (brief): BB and BOLA >= 1,000 sessions/s, RobustMPC >= 200 sessions/s.
 """
 
@@ -31,6 +36,7 @@ from pathlib import Path
 
 from abr import available_policies, policy_factory
 from abr.base import AbrContext, Decision
+from abr.policies import mpc_search
 from benchmarks.machine import machine_line
 from player.presets import PENSIEVE
 from player.replay import replay
@@ -102,7 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--traces", type=Path, default=SHARED / "traces" / "pensieve_train")
     ap.add_argument("--video", type=Path, default=SHARED / "traces" / "pensieve_video")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument(
+        "--numpy-search", action="store_true", help="MPC policies: the numpy search, not the kernel"
+    )
     args = ap.parse_args(argv)
+    mpc_search.use_kernel(not args.numpy_search)
     pinned = False
     if args.cpu >= 0 and hasattr(os, "sched_setaffinity"):
         try:
@@ -137,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             f"Workload: {len(traces)} traces of `{args.traces.name}`, `{args.video.name}`,"
             " pensieve preset, full engine + replay driver, fresh policy per session; best of"
             f" {args.rounds} timed passes after a warm-up. µs/decision: the policy alone on the"
-            " recorded contexts (CPU time).",
+            " recorded contexts (CPU time). MPC plan search:"
+            f" {mpc_search.implementation()}.",
             "",
             "| policy | sessions/s (CPU) | sessions/s (wall) | µs/decision (policy only)"
             " | decisions/session | mean QoE_lin | target sessions/s |",
