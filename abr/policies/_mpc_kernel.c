@@ -65,7 +65,7 @@ static double least_rebuffer(int k, int h, const double *fastest, double buf, do
 }
 
 /* Interface version, checked by the loader (a stale build is not used). */
-int abrkit_mpc_kernel_abi(void) { return 1; }
+int abrkit_mpc_kernel_abi(void) { return 2; }
 
 /*
  * dl: h * n download seconds, row-major (dl[k * n + r]); rates: n bitrates.
@@ -194,4 +194,30 @@ double abrkit_mpc_search(int h, int n, const double *dl, const double *rates, do
     }
     *best_lex_out = best_lex;
     return best_lex >= 0 ? best : NAN;
+}
+
+/*
+ * The same search with the download table computed here, exactly as numpy's
+ * ``table[rows, :n] / bytes_per_s`` does (one IEEE division per entry): row k
+ * of the plan is row first + k of the size table (rows x cols, row-major),
+ * clamped to the table (Pensieve's quirk reads one row past the end).
+ */
+double abrkit_mpc_search_sizes(int h, int n, const double *sizes, int rows, int cols, int first,
+                               double bytes_per_s, const double *rates, double buffer_s,
+                               double segment_s, int last_rung, int pensieve, int last_wins,
+                               double penalty, double unit, long long *best_lex_out) {
+    *best_lex_out = -1;
+    if (h < 1 || h > MAX_H || n < 1 || n > MAX_N || n > cols || rows < 1) {
+        return NAN;
+    }
+    double dl[MAX_H * MAX_N];
+    for (int k = 0; k < h; k++) {
+        int row = first + k;
+        if (row < 0) row = 0;
+        if (row > rows - 1) row = rows - 1;
+        const double *src = sizes + (long long)row * cols;
+        for (int r = 0; r < n; r++) dl[k * n + r] = src[r] / bytes_per_s;
+    }
+    return abrkit_mpc_search(h, n, dl, rates, buffer_s, segment_s, last_rung, pensieve, last_wins,
+                             penalty, unit, best_lex_out);
 }

@@ -24,7 +24,7 @@ import numpy as np
 __all__ = ["ABI", "KERNEL", "LIBRARY", "UNAVAILABLE", "Kernel"]
 
 #: the interface version this module speaks (``abrkit_mpc_kernel_abi()`` in the C file)
-ABI = 1
+ABI = 2
 #: where the build hook puts the compiled library
 LIBRARY = Path(__file__).with_name("_mpc_kernel.so")
 
@@ -32,7 +32,7 @@ LIBRARY = Path(__file__).with_name("_mpc_kernel.so")
 class Kernel:
     """Calls ``abrkit_mpc_search`` (thread-safe: no shared buffers; ctypes releases the GIL)."""
 
-    __slots__ = ("_fn",)
+    __slots__ = ("_fn", "_fn_sizes")
 
     def __init__(self, lib: ctypes.CDLL) -> None:
         fn = lib.abrkit_mpc_search
@@ -43,6 +43,13 @@ class Kernel:
             ctypes.POINTER(ctypes.c_longlong),
         ]  # fmt: skip
         self._fn = fn
+        fs = lib.abrkit_mpc_search_sizes
+        fs.restype = ctypes.c_double
+        fs.argtypes = [
+            i, i, ctypes.c_void_p, i, i, i, d, ctypes.c_void_p, d, d, i, i, i, d, d,
+            ctypes.POINTER(ctypes.c_longlong),
+        ]  # fmt: skip
+        self._fn_sizes = fs
 
     def search(
         self,
@@ -78,6 +85,55 @@ class Kernel:
             raise ValueError(
                 f"the compiled MPC search rejected a ({h}, {n}) download table (buffer"
                 f" {buffer_s!r}, last rung {last_rung}): no plan has a numeric score"
+            )
+        return lex.value, score
+
+    def search_sizes(
+        self,
+        h: int,
+        n: int,
+        table: np.ndarray,
+        table_address: int,
+        first: int,
+        bytes_per_s: float,
+        rates_address: int,
+        buffer_s: float,
+        segment_s: float,
+        last_rung: int,
+        pensieve: bool,
+        last_wins: bool,
+        penalty: float,
+        unit: float,
+    ) -> tuple[int, float]:
+        """:meth:`search` with ``download_s[k][r] = table[clamp(first + k)][r] / bytes_per_s``
+        computed in C. ``table``: C-contiguous float64 (rows, cols >= n), at
+        ``table_address``; ``rates_address``: the n float64 bitrates' address. The
+        caller keeps both arrays alive during the call."""
+        rows, cols = table.shape
+        lex = ctypes.c_longlong()
+        score = self._fn_sizes(
+            h,
+            n,
+            table_address,
+            rows,
+            cols,
+            first,
+            bytes_per_s,
+            rates_address,
+            buffer_s,
+            segment_s,
+            last_rung,
+            pensieve,
+            last_wins,
+            penalty,
+            unit,
+            ctypes.byref(lex),
+        )
+        if lex.value < 0 or math.isnan(score):
+            raise ValueError(
+                f"the compiled MPC search rejected a ({h}, {n}) plan over a {rows}x{cols} size"
+                f" table from row {first} at {bytes_per_s!r} B/s (buffer {buffer_s!r},"
+                f" last rung {last_rung}): no plan has a numeric score"
             )
         return lex.value, score
 

@@ -75,6 +75,7 @@ __all__ = [
     "implementation",
     "ladder",
     "search",
+    "search_table",
     "use_kernel",
 ]
 
@@ -108,6 +109,7 @@ class Ladder:
         "n",
         "no_rebuffer",
         "rates",
+        "rates_address",
         "rates_array",
         "scaled",
         "static",
@@ -121,6 +123,7 @@ class Ladder:
         self.horizon = horizon
         self.rates = rates
         self.rates_array = np.array(rates, dtype=float)  # C-contiguous, for the kernel
+        self.rates_address: int = self.rates_array.ctypes.data
         self.unit = unit
         #: magnitude of the static terms (for the screening margin)
         self.static_scale = 3.0 * horizon * max(abs(r) for r in rates) / unit
@@ -227,6 +230,67 @@ def search(
         return hit
     scorer = _ExactScorer(lad, dl, buffer_s, segment_s, last_rung, pensieve, penalty)
     return _screen_and_score(lad, download_s, scorer, last_wins, sum(slowest))
+
+
+def search_table(
+    lad: Ladder,
+    table: np.ndarray,
+    table_address: int,
+    first: int,
+    bytes_per_s: float,
+    buffer_s: float,
+    segment_s: float,
+    last_rung: int,
+    formula: str,
+    last_wins: bool,
+    penalty: float,
+) -> tuple[int, float]:
+    """:func:`search` over the download times ``table[clamp(first + k), :n] / bytes_per_s``
+    (k < ``lad.horizon``; rows clamped to the table, as Pensieve's quirk needs).
+
+    ``table``: the (segments, rungs) sizes as a C-contiguous float64 array, and its data
+    address (``table.ctypes.data``, cached by the caller: computing it costs as much as a
+    small search). The kernel divides in C (the same IEEE division as numpy); without it
+    the table is sliced and :func:`search` runs."""
+    h, n = lad.horizon, lad.n
+    kernel = _kernel
+    if (
+        kernel is not None
+        and h <= _KERNEL_MAX_H
+        and n <= _KERNEL_MAX_N
+        and table.ndim == 2
+        and table.shape[1] >= n
+        and table.dtype == np.float64
+        and table.flags.c_contiguous
+    ):
+        if not penalty >= 0.0:
+            raise ValueError(
+                f"the rebuffer penalty must be >= 0 (the bounds need it), got {penalty!r}"
+            )
+        return kernel.search_sizes(
+            h,
+            n,
+            table,
+            table_address,
+            first,
+            bytes_per_s,
+            lad.rates_address,
+            buffer_s,
+            segment_s,
+            last_rung,
+            formula == "pensieve",
+            last_wins,
+            penalty,
+            lad.unit,
+        )
+    rows = table.shape[0]
+    if first >= 0 and first + h <= rows:
+        block = table[first : first + h, :n]
+    else:
+        block = table.take(np.clip(np.arange(first, first + h), 0, rows - 1), axis=0)[:, :n]
+    return search(
+        lad, block / bytes_per_s, buffer_s, segment_s, last_rung, formula, last_wins, penalty
+    )
 
 
 def _screen_and_score(

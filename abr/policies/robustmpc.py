@@ -46,7 +46,7 @@ from ..base import AbrContext, Decision
 from ..errors import PolicyConfigError
 from ..estimators.ewma import MIN_SECONDS
 from ._common import SampleCursor, check_config
-from .mpc_search import FORMULAS, best_plan, brute_force_plan, ladder, search
+from .mpc_search import FORMULAS, best_plan, brute_force_plan, ladder, search, search_table
 
 __all__ = [
     "FORMULAS",
@@ -216,17 +216,33 @@ class RobustMpcPolicy:
         if key is None or key[0] is not bitrates or key[1] != n or key[2] != h:
             rates = tuple(float(b) for b in bitrates[:n])
             self._ladder_key = key = (bitrates, n, h, ladder(rates, h, cfg.bitrate_unit_bps))
-        dl = self._download_times(ctx, h, n, prediction / 8.0)
-        idx, score = search(
-            key[3],
-            dl,
-            buffer_s,
-            ctx.segment_duration_s,
-            last,
-            cfg.score_order,
-            cfg.mode == "pensieve",
-            cfg.rebuffer_penalty,
-        )
+        pensieve = cfg.mode == "pensieve"
+        if ctx.sizes:  # the download times come from the (cached) size table
+            table, address = _size_table_entry(ctx.sizes)
+            idx, score = search_table(
+                key[3],
+                table,
+                address,
+                ctx.segment_index + (1 if pensieve else 0),
+                prediction / 8.0,
+                buffer_s,
+                ctx.segment_duration_s,
+                last,
+                cfg.score_order,
+                pensieve,
+                cfg.rebuffer_penalty,
+            )
+        else:
+            idx, score = search(
+                key[3],
+                self._download_times(ctx, h, n, prediction / 8.0),
+                buffer_s,
+                ctx.segment_duration_s,
+                last,
+                cfg.score_order,
+                pensieve,
+                cfg.rebuffer_penalty,
+            )
         plan = []
         for _ in range(h):
             idx, digit = divmod(idx, n)
@@ -235,18 +251,24 @@ class RobustMpcPolicy:
         return plan[0], f"best {h}-chunk plan {plan} scores {score:.3f}"
 
 
-_SIZE_TABLES: dict[int, tuple[object, np.ndarray]] = {}
+_SIZE_TABLES: dict[int, tuple[object, np.ndarray, int]] = {}
+
+
+def _size_table_entry(sizes: Sequence[Sequence[int]]) -> tuple[np.ndarray, int]:
+    """``ctx.sizes`` as a float array and its data address, converted once per table
+    object (it is shared by every decision of a title)."""
+    hit = _SIZE_TABLES.get(id(sizes))
+    if hit is not None and hit[0] is sizes:
+        return hit[1], hit[2]
+    if len(_SIZE_TABLES) > 256:
+        _SIZE_TABLES.clear()
+    table = np.ascontiguousarray(sizes, dtype=float)
+    if table.ndim != 2:
+        raise PolicyConfigError("ctx.sizes must be a rectangular [segment][rung] table")
+    _SIZE_TABLES[id(sizes)] = (sizes, table, table.ctypes.data)
+    return table, table.ctypes.data
 
 
 def _size_table(sizes: Sequence[Sequence[int]]) -> np.ndarray:
-    """``ctx.sizes`` as a float array, converted once per table object (it is shared)."""
-    hit = _SIZE_TABLES.get(id(sizes))
-    if hit is not None and hit[0] is sizes:
-        return hit[1]
-    if len(_SIZE_TABLES) > 256:
-        _SIZE_TABLES.clear()
-    table = np.asarray(sizes, dtype=float)
-    if table.ndim != 2:
-        raise PolicyConfigError("ctx.sizes must be a rectangular [segment][rung] table")
-    _SIZE_TABLES[id(sizes)] = (sizes, table)
-    return table
+    """``ctx.sizes`` as a float array (cached, see :func:`_size_table_entry`)."""
+    return _size_table_entry(sizes)[0]

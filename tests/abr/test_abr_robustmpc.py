@@ -204,3 +204,36 @@ def test_fast_search_equals_brute_force_full_size_random(search_impl):
             ) == brute_force_plan(
                 bitrates, dl.tolist(), buf, 4.0, last, formula=formula, last_wins=last_wins
             )
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(1, 5),
+    st.integers(1, 6),
+    st.integers(1, 8),
+    st.integers(-2, 10),
+    st.floats(1e3, 1e7),
+    st.floats(0, 40),
+    st.data(),
+)
+def test_search_table_equals_brute_force_on_the_clamped_rows(n, h, rows, first, bps, buf, data):
+    """search_table (kernel: division in C; numpy: sliced table) = brute force over the
+    rows first..first+h-1 clamped to the table, as Pensieve's quirk reads them."""
+    cols = n + data.draw(st.integers(0, 2))
+    table = np.array(
+        [[float(data.draw(st.integers(0, 3_000_000))) for _ in range(cols)] for _ in range(rows)]
+    )
+    rates = tuple(1e5 * (i + 1) for i in range(n))
+    last = data.draw(st.integers(0, n - 1))
+    block = [[table[min(max(first + k, 0), rows - 1)][r] / bps for r in range(n)] for k in range(h)]
+    lad = mpc_search.ladder(rates, h, 1e6)
+    expected = brute_force_plan(list(rates), block, buf, 4.0, last)
+    try:
+        for impl in SEARCHES:
+            mpc_search.use_kernel(impl == "kernel")
+            got = mpc_search.search_table(
+                lad, table, table.ctypes.data, first, bps, buf, 4.0, last, "pensieve", False, 4.3
+            )
+            assert got == expected, impl
+    finally:
+        mpc_search.use_kernel(True)
