@@ -105,6 +105,7 @@ class Ladder:
     """Per (ladder, horizon, unit) constants of the plan score."""
 
     __slots__ = (
+        "_static",
         "horizon",
         "n",
         "no_rebuffer",
@@ -112,7 +113,6 @@ class Ladder:
         "rates_address",
         "rates_array",
         "scaled",
-        "static",
         "static_scale",
         "unit",
     )
@@ -127,26 +127,36 @@ class Ladder:
         self.unit = unit
         #: magnitude of the static terms (for the screening margin)
         self.static_scale = 3.0 * horizon * max(abs(r) for r in rates) / unit
-        #: [last rung] -> static score of every plan, shape (n, n**(h-1)): [rung of the
-        #: last chunk, prefix index sum(rung_k * n**k) over chunks 0..h-2] (chunk 0 least
-        #: significant: the layout of the screening arrays)
-        self.static: list[np.ndarray] = []
-        if horizon > 1:
-            r = np.asarray(rates, dtype=float)
-            digits = np.array(list(itertools.product(range(n), repeat=horizon)), dtype=np.intp)
-            digits = digits[:, ::-1]  # column k = rung of chunk k, chunk 0 least significant
-            chosen = r[digits]
-            bsum = chosen.sum(axis=1)
-            steps = np.abs(np.diff(chosen, axis=1)).sum(axis=1)
-            for last in range(n):
-                static = (bsum - steps - np.abs(chosen[:, 0] - r[last])) / unit
-                # product order with reversed columns: the index is sum(rung_k * n**k)
-                # with the last chunk most significant: reshape (n, n**(h-1))
-                self.static.append(static.reshape(n, -1))
+        #: [last rung] -> static score of every plan (numpy search only; built on first use)
+        self._static: list[np.ndarray] | None = None
         #: (last rung, penalty) -> static[last rung] / penalty
         self.scaled: dict[tuple[int, float], np.ndarray] = {}
         #: (formula, last rung, last_wins, penalty) -> answer when no plan can rebuffer
         self.no_rebuffer: dict[tuple[str, int, bool, float], tuple[int, float]] = {}
+
+    @property
+    def static(self) -> list[np.ndarray]:
+        """[last rung] -> static score of every plan, shape (n, n**(h-1)): [rung of the
+        last chunk, prefix index sum(rung_k * n**k) over chunks 0..h-2] (chunk 0 least
+        significant: the layout of the screening arrays). Built on first use: the compiled
+        search never needs it (n^h plans: 1.7 M floats per rung at 6 rungs, 8 chunks)."""
+        if self._static is None:
+            n, horizon, unit = self.n, self.horizon, self.unit
+            static: list[np.ndarray] = []
+            if horizon > 1:
+                r = np.asarray(self.rates, dtype=float)
+                digits = np.array(list(itertools.product(range(n), repeat=horizon)), dtype=np.intp)
+                digits = digits[:, ::-1]  # column k = rung of chunk k, chunk 0 least significant
+                chosen = r[digits]
+                bsum = chosen.sum(axis=1)
+                steps = np.abs(np.diff(chosen, axis=1)).sum(axis=1)
+                for last in range(n):
+                    row = (bsum - steps - np.abs(chosen[:, 0] - r[last])) / unit
+                    # product order with reversed columns: the index is sum(rung_k * n**k)
+                    # with the last chunk most significant: reshape (n, n**(h-1))
+                    static.append(row.reshape(n, -1))
+            self._static = static
+        return self._static
 
     def static_per(self, last: int, penalty: float) -> np.ndarray:
         """``static[last] / penalty`` (cached)."""
