@@ -1,4 +1,4 @@
-"""LongMPC: RobustMPC with an adaptive predictor, a long error memory and a one-segment reserve.
+"""LongMPC: RobustMPC with level-shift-aware prediction, a long error memory and a reserve.
 
 RobustMPC (Yin et al., SIGCOMM 2015) divides its harmonic-mean throughput
 prediction by ``1 + max(relative error of the last 5 predictions)`` and plans
@@ -28,10 +28,22 @@ prediction by ``1 + max(relative error of the last 5 predictions)`` and plans
    (score < 0.8 × window 5's); the discount then uses the errors of the
    window that predicts. Window 3 predicts for 71–86 % of the samples on the
    FCC sets and 3–6 % on 3G / pensieve_train.
+4. *Errors that outlive a level shift.* Even the best fixed window mixes two
+   levels right after a shift, and the shift itself enters the error memory
+   and discounts the new level for 20 samples. By default (``predictor
+   "levelshift"``, :class:`abr.estimators.levelshift.LevelShiftHarmonic`)
+   LongMPC predicts with the harmonic mean of the samples since the last
+   level shift (a sample more than e^0.8 ≈ 2.2× away from the stretch's
+   mean starts a new stretch), discounts by that stretch's errors only, and
+   adds an error of 0.75 while the stretch is younger than 20 samples (a new
+   level is not yet known to be stable). The window selector of 3. predicts
+   for a session's first 10 samples and feeds nothing else.
 
 Everything else is corrected RobustMPC: same horizon, same QoE_lin
-objective, same exact plan search (:mod:`abr.policies.robustmpc`), so the
-cost per decision is RobustMPC's. Tuning and results: docs/policy-longmpc.md.
+objective, same exact plan search (:mod:`abr.policies.robustmpc`). The
+predictors cost ~12 µs per decision more than RobustMPC's harmonic mean
+(benchmarks/results/policies_speed.md). Tuning and results:
+docs/policy-longmpc.md.
 """
 
 from __future__ import annotations
@@ -41,6 +53,7 @@ from dataclasses import dataclass
 from ..base import AbrContext
 from ..errors import PolicyConfigError
 from ..estimators.ewma import MIN_SECONDS
+from ..estimators.levelshift import LevelShiftHarmonic
 from ..estimators.selector import SelectedHarmonic
 from ._common import check_config
 from .mpc_dp import dp_plan
@@ -49,7 +62,7 @@ from .robustmpc import FORMULAS, RobustMpcConfig, RobustMpcPolicy
 __all__ = ["PLANNERS", "PREDICTORS", "LongMpcConfig", "LongMpcPolicy"]
 
 PLANNERS = ("enum", "dp")
-PREDICTORS = ("hm", "select")
+PREDICTORS = ("hm", "select", "levelshift")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +88,14 @@ class LongMpcConfig:
         ``dp_grid_s`` grid capped at the engine's buffer max), for long horizons (<= 24).
     dp_grid_s: buffer grid of the "dp" planner, seconds (0.25).
     terminal_value: "dp" only: score per second of buffer left at the plan's end (0).
-    predictor: "select" (default; :class:`abr.estimators.selector.SelectedHarmonic`: the
-        harmonic mean over whichever of ``predictor_windows`` scored best over the last
-        ``selection_window`` samples; the discount then uses that candidate's own errors) or
-        "hm" (the harmonic mean of the last ``throughput_window`` samples: the
-        predictor of longmpc before session 3).
+    predictor: "levelshift" (default; :class:`abr.estimators.levelshift.LevelShiftHarmonic`:
+        the harmonic mean of the samples since the last level shift, discounted by that
+        stretch's errors only; the "select" predictor stands in for the first
+        ``shift_warmup`` samples), "select" (:class:`abr.estimators.selector.SelectedHarmonic`:
+        the harmonic mean over whichever of ``predictor_windows`` scored best over the last
+        ``selection_window`` samples; the discount then uses that candidate's own errors;
+        the default of session 3's first commit) or "hm" (the harmonic mean of the last
+        ``throughput_window`` samples: the predictor of longmpc before session 3).
     predictor_windows: "select" only: candidate windows, samples ((5, 3)); the first is
         the anchor that the others must beat by ``selection_margin``.
     selection_window: "select" only: samples over which candidates are scored (60).
@@ -92,6 +108,14 @@ class LongMpcConfig:
         in 1/bandwidth; the blend's own errors discount).
     selection_margin: "select" only: a candidate other than the first predicts only when
         its score is below ``margin`` × the first's (0.8); 1.0 = plain lowest score.
+        (The "select" options also configure "levelshift"'s stand-in.)
+    shift_threshold: "levelshift" only: |log(sample / stretch mean)| that starts a new
+        stretch (0.8).
+    shift_fresh_error: "levelshift" only: error added to a stretch's errors while it has
+        fewer than ``shift_fresh_samples`` (0.75, 20).
+    shift_fresh_error_down: "levelshift" only: the same after a downward shift (None: as
+        ``shift_fresh_error``).
+    shift_warmup: "levelshift" only: samples before it predicts (10).
     """
 
     horizon: int = 5
@@ -108,13 +132,18 @@ class LongMpcConfig:
     planner: str = "enum"
     dp_grid_s: float = 0.25
     terminal_value: float = 0.0
-    predictor: str = "select"
+    predictor: str = "levelshift"
     predictor_windows: tuple[int, ...] = (5, 3)
     selection_window: int = 60
     selection_score: str = "log"
     discount_error: str = "abs"
     selection_mode: str = "best"
     selection_margin: float = 0.8
+    shift_threshold: float = 0.8
+    shift_fresh_error: float = 0.75
+    shift_fresh_samples: int = 20
+    shift_fresh_error_down: float | None = None
+    shift_warmup: int = 10
 
     def __post_init__(self) -> None:
         if isinstance(self.predictor_windows, list):  # from JSON
@@ -126,9 +155,12 @@ class LongMpcConfig:
             )
         try:
             self.selector()
+            self.level_shift()
         except PolicyConfigError as exc:
             raise PolicyConfigError(
-                str(exc).replace("SelectedHarmonic: ", "LongMpcConfig (predictor 'select'): ")
+                str(exc)
+                .replace("SelectedHarmonic: ", "LongMpcConfig (predictor 'select'): ")
+                .replace("LevelShiftHarmonic: ", "LongMpcConfig (predictor 'levelshift'): ")
             ) from None
         if self.score_order not in FORMULAS:
             raise PolicyConfigError(
@@ -170,6 +202,20 @@ class LongMpcConfig:
             margin=self.selection_margin,
         )
 
+    def level_shift(self) -> LevelShiftHarmonic:
+        """A fresh level-shift predictor with this config's "levelshift" settings (the
+        shift-frequency guard off: max_shifts = rate_window)."""
+        return LevelShiftHarmonic(
+            threshold=self.shift_threshold,
+            error_window=self.error_window,
+            fresh_error=self.shift_fresh_error,
+            fresh_samples=self.shift_fresh_samples,
+            fresh_error_down=self.shift_fresh_error_down,
+            warmup=self.shift_warmup,
+            rate_window=1,
+            max_shifts=1,
+        )
+
     def mpc_config(self) -> RobustMpcConfig:
         """The corrected-RobustMPC config this policy runs."""
         return RobustMpcConfig(
@@ -195,19 +241,24 @@ class LongMpcPolicy(RobustMpcPolicy):
         super().__init__(self.long_config.mpc_config())
         self.name = "longmpc"
         cfg = self.long_config
-        self._selector = cfg.selector() if cfg.predictor == "select" else None
+        self._selector = cfg.selector() if cfg.predictor != "hm" else None
+        self._shift = cfg.level_shift() if cfg.predictor == "levelshift" else None
 
     def _update_predictor(self, ctx: AbrContext) -> float | None:
         sel = self._selector
         if sel is None:
             pred = super()._update_predictor(ctx)  # keeps the last error_window errors
         else:
+            ls = self._shift
             for s in self._cursor.new(ctx.samples):
                 if s.bytes > 0 and s.seconds >= MIN_SECONDS:
                     sel.add(8.0 * s.bytes / s.seconds)
-            pred = self._last_prediction = sel.prediction()
+                    if ls is not None:
+                        ls.add(8.0 * s.bytes / s.seconds)
+            src = ls if ls is not None and ls.ready else sel
+            pred = self._last_prediction = src.prediction()
             if pred is not None:
-                self._errors = sel.errors()
+                self._errors = src.errors()
         cfg = self.long_config
         if pred is None or not self._errors:
             return pred
