@@ -69,6 +69,7 @@ class LevelShiftHarmonic:
     __slots__ = (
         "_errors",
         "_last_up",
+        "_mean_value",
         "_n",
         "_pending",
         "_pending_up",
@@ -153,12 +154,16 @@ class LevelShiftHarmonic:
         self._shifts: deque[int] = deque()  # sample numbers of the shifts
         self._n = 0
         self._prev: float | None = None
+        self._mean_value: float | None = None  # the stretch's harmonic mean (None: empty)
 
     def _mean(self) -> float:
         inv = 0.0
         for v in self._stretch:
             inv += 1.0 / v
         return len(self._stretch) / inv
+
+    def _update_mean(self) -> None:
+        self._mean_value = self._mean() if self._stretch else None
 
     def add(self, bps: float) -> None:
         """Feed one throughput sample (bits per second, > 0)."""
@@ -172,8 +177,10 @@ class LevelShiftHarmonic:
             stretch.append(bps)
             self._errors.append(0.0)
             self._stretch_errors = 1
+            self._update_mean()
             return
-        mean = self._mean()
+        mean = self._mean_value
+        assert mean is not None
         err = abs(mean - bps) / bps if self.discount == "pred" else abs(prev - bps) / bps
         d = math.log(bps / mean)
         if d > self.threshold or d < -self.threshold:
@@ -184,12 +191,14 @@ class LevelShiftHarmonic:
             self._pending.append(bps)
             if len(self._pending) >= (self.confirm_up if up else self.confirm):
                 self._shift()
+                self._update_mean()
                 return
         else:
             self._pending = []
         stretch.append(bps)
         self._errors.append(err)
         self._stretch_errors += 1
+        self._update_mean()
 
     def _shift(self) -> None:
         self._last_up = self._pending_up
@@ -209,8 +218,16 @@ class LevelShiftHarmonic:
             shifts.popleft()
 
     @property
+    def guard_off(self) -> bool:
+        """``max_shifts >= rate_window``: shifts can never be ``frequent``, so once
+        ``ready`` this estimator stays ready."""
+        return self.max_shifts >= self.rate_window
+
+    @property
     def frequent(self) -> bool:
         """More than ``max_shifts`` shifts among the last ``rate_window`` samples."""
+        if self.max_shifts >= self.rate_window:
+            return False
         shifts = self._shifts
         while shifts and shifts[0] <= self._n - self.rate_window:
             shifts.popleft()
@@ -229,7 +246,7 @@ class LevelShiftHarmonic:
 
     def prediction(self) -> float | None:
         """Harmonic mean of the current stretch (bits per second), None before any sample."""
-        return self._mean() if self._stretch else None
+        return self._mean_value
 
     def errors(self) -> list[float]:
         """Discount errors of the current stretch, oldest first (<= error_window), plus

@@ -243,6 +243,7 @@ class LongMpcPolicy(RobustMpcPolicy):
         cfg = self.long_config
         self._selector = cfg.selector() if cfg.predictor != "hm" else None
         self._shift = cfg.level_shift() if cfg.predictor == "levelshift" else None
+        self._shift_settled = False  # the level-shift estimator is ready for good
 
     def _update_predictor(self, ctx: AbrContext) -> float | None:
         sel = self._selector
@@ -250,12 +251,20 @@ class LongMpcPolicy(RobustMpcPolicy):
             pred = super()._update_predictor(ctx)  # keeps the last error_window errors
         else:
             ls = self._shift
+            # the selector stands in until the level-shift estimator is ready; with its
+            # frequency guard off it then stays ready, and the selector is never asked again
+            feed_sel = ls is None or not self._shift_settled
             for s in self._cursor.new(ctx.samples):
                 if s.bytes > 0 and s.seconds >= MIN_SECONDS:
-                    sel.add(8.0 * s.bytes / s.seconds)
+                    bps = 8.0 * s.bytes / s.seconds
+                    if feed_sel:
+                        sel.add(bps)
                     if ls is not None:
-                        ls.add(8.0 * s.bytes / s.seconds)
-            src = ls if ls is not None and ls.ready else sel
+                        ls.add(bps)
+            ready = ls is not None and ls.ready
+            if ready and ls.guard_off:
+                self._shift_settled = True
+            src = ls if ready else sel
             pred = self._last_prediction = src.prediction()
             if pred is not None:
                 self._errors = src.errors()
