@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -81,12 +82,11 @@ class Kernel:
             unit,
             ctypes.byref(lex),
         )
-        if lex.value < 0 or math.isnan(score):
-            raise ValueError(
-                f"the compiled MPC search rejected a ({h}, {n}) download table (buffer"
-                f" {buffer_s!r}, last rung {last_rung}): no plan has a numeric score"
-            )
-        return lex.value, score
+        return _answer(
+            lex,
+            score,
+            lambda: f"a ({h}, {n}) download table (buffer {buffer_s!r}, last rung {last_rung})",
+        )
 
     def search_sizes(
         self,
@@ -129,13 +129,21 @@ class Kernel:
             unit,
             ctypes.byref(lex),
         )
-        if lex.value < 0 or math.isnan(score):
-            raise ValueError(
-                f"the compiled MPC search rejected a ({h}, {n}) plan over a {rows}x{cols} size"
-                f" table from row {first} at {bytes_per_s!r} B/s (buffer {buffer_s!r},"
-                f" last rung {last_rung}): no plan has a numeric score"
-            )
-        return lex.value, score
+        return _answer(
+            lex,
+            score,
+            lambda: (
+                f"a ({h}, {n}) plan over a {rows}x{cols} size table from row {first} at"
+                f" {bytes_per_s!r} B/s (buffer {buffer_s!r}, last rung {last_rung})"
+            ),
+        )
+
+
+def _answer(lex: ctypes.c_longlong, score: float, what: Callable[[], str]) -> tuple[int, float]:
+    """The kernel's (index, score), or a ValueError naming ``what()`` it rejected."""
+    if lex.value < 0 or math.isnan(score):
+        raise ValueError(f"the compiled MPC search rejected {what()}: no plan has a numeric score")
+    return lex.value, score
 
 
 def _load() -> tuple[Kernel | None, str]:
