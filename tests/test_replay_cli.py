@@ -50,6 +50,7 @@ def test_end_to_end(
         assert key in run
     assert run["policies"] == ["bba", "robustmpc"] and run["workers"] == 2 and run["traces"] == 3
     assert run["command"].startswith("abrkit replay --traces ")
+    assert run["mpc_search"].startswith(("compiled kernel", "numpy ("))
     assert list(doc["policies"]) == ["bba", "robustmpc"]
     for agg in doc["policies"].values():
         assert list(agg) == list(AGGREGATE_FIELDS)

@@ -76,6 +76,13 @@ def _policies(spec: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _mpc_search() -> str:
+    """Which RobustMPC plan search ran (compiled kernel or numpy): timing depends on it."""
+    from abr.policies.mpc_search import implementation
+
+    return implementation()
+
+
 def _machine() -> str:
     cpu = platform.processor() or "unknown CPU"
     try:
@@ -306,6 +313,7 @@ def run(args: argparse.Namespace) -> int:
         "sessions_wall_s": result.wall_s,
         "sessions_cpu_s": cpu_total,
         "machine": _machine(),
+        "mpc_search": _mpc_search(),
     }
     try:
         if args.out is not None:
