@@ -248,11 +248,13 @@ class LevelShiftHarmonic:
         """Harmonic mean of the current stretch (bits per second), None before any sample."""
         return self._mean_value
 
-    def errors(self) -> list[float]:
+    def errors(self, fresh: tuple[float, float] | None = None) -> list[float]:
         """Discount errors of the current stretch, oldest first (<= error_window), plus
-        ``fresh_error`` while the stretch has fewer than ``fresh_samples`` of them; [0.0]
-        for a stretch with none yet."""
+        ``fresh_error`` (``fresh_error_down`` after a downward shift) while the stretch has
+        fewer than ``fresh_samples`` of them; [0.0] for a stretch with none yet. ``fresh``
+        = (up, down) replaces the two fresh errors for this call."""
         errs = list(self._errors)
         if self._stretch_errors < self.fresh_samples:
-            errs.append(self.fresh_error if self._last_up else self.fresh_error_down)
+            up, down = fresh or (self.fresh_error, self.fresh_error_down)
+            errs.append(up if self._last_up else down)
         return errs or [0.0]

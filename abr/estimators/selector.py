@@ -85,9 +85,7 @@ class SelectedHarmonic:
         if not windows or any(
             not isinstance(w, int) or isinstance(w, bool) or w < 1 for w in windows
         ):
-            raise PolicyConfigError(
-                f"SelectedHarmonic: windows must be ints >= 1, got {windows!r}"
-            )
+            raise PolicyConfigError(f"SelectedHarmonic: windows must be ints >= 1, got {windows!r}")
         for name, v in (("selection_window", selection_window), ("error_window", error_window)):
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise PolicyConfigError(f"SelectedHarmonic: {name} must be an int >= 1, got {v!r}")
@@ -188,6 +186,17 @@ class SelectedHarmonic:
     def selected(self) -> int:
         """Index (into ``windows``) of the candidate predicting now."""
         return self._selected
+
+    @property
+    def scored(self) -> int:
+        """Samples in the current scores (<= selection_window)."""
+        return len(self._scores[0])
+
+    def score_ratio(self, i: int = 1) -> float:
+        """Candidate ``i``'s summed score over the last ``selection_window`` samples divided
+        by the first candidate's (the anchor's); inf while the anchor's is 0."""
+        t0 = self._totals[0]
+        return self._totals[i] / t0 if t0 > 0.0 else math.inf
 
     def prediction(self) -> float | None:
         """The selected candidate's harmonic mean (bits per second), None before any sample."""

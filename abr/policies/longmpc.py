@@ -38,6 +38,15 @@ prediction by ``1 + max(relative error of the last 5 predictions)`` and plans
    adds an error of 0.75 while the stretch is younger than 20 samples (a new
    level is not yet known to be stable). The window selector of 3. predicts
    for a session's first 10 samples and feeds nothing else.
+5. *One risk for every link.* With an accurate predictor on the FCC sets'
+   flat stretches the plan trades stalls for bitrate differently than on 3G.
+   By default (``risk_ratio`` 0.8) the window selector keeps scoring every
+   sample; while window 3's summed log error is below 0.8 × window 5's (an
+   FCC-like link: 0.70–0.81 per trace on the FCC sets, 0.83–1.05 on 3G /
+   pensieve_train) and at least 5 samples were scored, LongMPC plans with
+   rebuffer penalty 4.9, a 1.5-segment reserve and a fresh-stretch error of
+   0.5 instead of 4.3, 1 and 0.75 (more trust in a young stretch, more
+   buffer kept against it).
 
 Everything else is corrected RobustMPC: same horizon, same QoE_lin
 objective, same exact plan search (:mod:`abr.policies.robustmpc`). The
@@ -48,7 +57,7 @@ docs/policy-longmpc.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..base import AbrContext
 from ..errors import PolicyConfigError
@@ -116,6 +125,19 @@ class LongMpcConfig:
     shift_fresh_error_down: "levelshift" only: the same after a downward shift (None: as
         ``shift_fresh_error``).
     shift_warmup: "levelshift" only: samples before it predicts (10).
+    risk_ratio: "levelshift" only: adaptive planning risk (0 = off): while the selector's
+        score ratio (``predictor_windows[1]``'s summed log error over the anchor's, last
+        ``selection_window`` samples) is below this, the link is taken as FCC-like (long
+        flat stretches) and the plan uses the ``risk_*`` settings below (0.8).
+    risk_min_samples: samples the selector must have scored before the ratio counts (5).
+    risk_rebuffer_penalty: rebuffer penalty of plans on an FCC-like link (4.9; None: as
+        ``rebuffer_penalty``).
+    risk_reserve_segments: reserve of plans on an FCC-like link (1.5; None: as
+        ``reserve_segments``).
+    risk_fresh_error: fresh-stretch error after an upward shift on an FCC-like link (0.5;
+        None: ``shift_fresh_error``).
+    risk_fresh_error_down: the same after a downward shift (None: as ``risk_fresh_error``,
+        or ``shift_fresh_error_down`` when both are None).
     """
 
     horizon: int = 5
@@ -144,6 +166,12 @@ class LongMpcConfig:
     shift_fresh_samples: int = 20
     shift_fresh_error_down: float | None = None
     shift_warmup: int = 10
+    risk_ratio: float = 0.8
+    risk_min_samples: int = 5
+    risk_rebuffer_penalty: float | None = 4.9
+    risk_reserve_segments: float | None = 1.5
+    risk_fresh_error: float | None = 0.5
+    risk_fresh_error_down: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.predictor_windows, list):  # from JSON
@@ -183,12 +211,43 @@ class LongMpcConfig:
             raise PolicyConfigError("LongMpcConfig.dp_grid_s must be > 0")
         if self.planner == "dp" and not (isinstance(self.horizon, int) and self.horizon <= 24):
             raise PolicyConfigError("LongMpcConfig.horizon must be an int <= 24 with planner 'dp'")
+        self._check_risk()
         if not 0.0 <= self.error_quantile <= 1.0:
             raise PolicyConfigError("LongMpcConfig.error_quantile must be in [0, 1]")
         try:
             self.mpc_config()
         except PolicyConfigError as exc:
             raise PolicyConfigError(str(exc).replace("RobustMpcConfig", "LongMpcConfig")) from None
+
+    def _check_risk(self) -> None:
+        r = self.risk_ratio
+        if not (isinstance(r, (int, float)) and not isinstance(r, bool) and r >= 0.0):
+            raise PolicyConfigError(f"LongMpcConfig.risk_ratio must be a number >= 0, got {r!r}")
+        if self.risk_on and len(self.predictor_windows) < 2:
+            raise PolicyConfigError(
+                "LongMpcConfig.risk_ratio needs at least two predictor_windows (or 0: off)"
+            )
+        m = self.risk_min_samples
+        if not isinstance(m, int) or isinstance(m, bool) or m < 1:
+            raise PolicyConfigError(
+                f"LongMpcConfig.risk_min_samples must be an int >= 1, got {m!r}"
+            )
+        for name in (
+            "risk_rebuffer_penalty",
+            "risk_reserve_segments",
+            "risk_fresh_error",
+            "risk_fresh_error_down",
+        ):
+            v = getattr(self, name)
+            if v is not None and not (
+                isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0.0
+            ):
+                raise PolicyConfigError(f"LongMpcConfig.{name} must be None or >= 0, got {v!r}")
+
+    @property
+    def risk_on(self) -> bool:
+        """Adaptive planning risk is on (``risk_ratio`` > 0 with predictor "levelshift")."""
+        return self.risk_ratio > 0.0 and self.predictor == "levelshift"
 
     def selector(self) -> SelectedHarmonic:
         """A fresh adaptive predictor with this config's "select" settings."""
@@ -244,16 +303,35 @@ class LongMpcPolicy(RobustMpcPolicy):
         self._selector = cfg.selector() if cfg.predictor != "hm" else None
         self._shift = cfg.level_shift() if cfg.predictor == "levelshift" else None
         self._shift_settled = False  # the level-shift estimator is ready for good
+        self._risky = False  # adaptive planning risk: the link looks FCC-like now
+        self._base_mpc = self.config
+        self._risk_mpc = self.config
+        if cfg.risk_on and cfg.risk_rebuffer_penalty is not None:
+            self._risk_mpc = replace(self.config, rebuffer_penalty=cfg.risk_rebuffer_penalty)
+        self._risk_fresh: tuple[float, float] | None = None
+        if cfg.risk_on and (
+            cfg.risk_fresh_error is not None or cfg.risk_fresh_error_down is not None
+        ):
+            up = cfg.shift_fresh_error if cfg.risk_fresh_error is None else cfg.risk_fresh_error
+            down = cfg.risk_fresh_error_down
+            if down is None:
+                down = cfg.risk_fresh_error
+            if down is None:
+                down = cfg.shift_fresh_error_down
+            if down is None:
+                down = cfg.shift_fresh_error
+            self._risk_fresh = (up, down)
 
     def _update_predictor(self, ctx: AbrContext) -> float | None:
         sel = self._selector
+        cfg = self.long_config
         if sel is None:
             pred = super()._update_predictor(ctx)  # keeps the last error_window errors
         else:
             ls = self._shift
             # the selector stands in until the level-shift estimator is ready; with its
             # frequency guard off it then stays ready, and the selector is never asked again
-            feed_sel = ls is None or not self._shift_settled
+            feed_sel = ls is None or not self._shift_settled or cfg.risk_on
             for s in self._cursor.new(ctx.samples):
                 if s.bytes > 0 and s.seconds >= MIN_SECONDS:
                     bps = 8.0 * s.bytes / s.seconds
@@ -266,9 +344,16 @@ class LongMpcPolicy(RobustMpcPolicy):
                 self._shift_settled = True
             src = ls if ready else sel
             pred = self._last_prediction = src.prediction()
+            if cfg.risk_on:
+                self._risky = (
+                    sel.scored >= cfg.risk_min_samples and sel.score_ratio() < cfg.risk_ratio
+                )
+                self.config = self._risk_mpc if self._risky else self._base_mpc
             if pred is not None:
-                self._errors = src.errors()
-        cfg = self.long_config
+                if src is ls and self._risky and self._risk_fresh is not None:
+                    self._errors = ls.errors(self._risk_fresh)
+                else:
+                    self._errors = src.errors()
         if pred is None or not self._errors:
             return pred
         errs = self._errors
@@ -291,7 +376,11 @@ class LongMpcPolicy(RobustMpcPolicy):
         return self._last_prediction / (1.0 + self._max_error)
 
     def _plan_buffer_s(self, ctx: AbrContext) -> float:
-        reserve = self.long_config.reserve_segments * ctx.segment_duration_s
+        cfg = self.long_config
+        seg = cfg.reserve_segments
+        if self._risky and cfg.risk_reserve_segments is not None:
+            seg = cfg.risk_reserve_segments
+        reserve = seg * ctx.segment_duration_s
         b = ctx.buffer_s - reserve
         return b if b > 0.0 else 0.0
 
@@ -318,7 +407,7 @@ class LongMpcPolicy(RobustMpcPolicy):
             last,
             buffer_max_s=max(ctx.buffer_max_s, seg, buffer_s),
             grid_s=cfg.dp_grid_s,
-            rebuffer_penalty=cfg.rebuffer_penalty,
+            rebuffer_penalty=self.config.rebuffer_penalty,
             unit=cfg.bitrate_unit_bps,
             terminal_value=cfg.terminal_value,
         )

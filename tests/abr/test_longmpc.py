@@ -186,10 +186,11 @@ video_mod = pytest.importorskip("player.video")
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "traces"
 
-# measured (docs/policy-longmpc.md), default with the level-shift predictor (session 3):
-# pensieve_train even traces 20.30 vs 18.72 (+8.4 %); sabre_3glogs traces 1, 5, 9, ...
-# (first 20) with the sabre preset: -60.0 vs -89.8 (+33 % of |base|). The FCC guard of the
-# predictor is in test_longmpc_selector.py.
+# measured (docs/policy-longmpc.md), default with the level-shift predictor and the adaptive
+# planning risk (session 3): pensieve_train even traces 20.50 vs 18.72 (+9.5 %; risk off
+# 20.30); sabre_3glogs traces 1, 5, 9, ... (first 20) with the sabre preset: -58.2 vs -89.8
+# (+35 % of |base|; risk off -60.0). The FCC guard of the predictor is in
+# test_longmpc_selector.py.
 GUARDS = {
     "pensieve_train": 0.05,
     "sabre_3glogs": 0.25,

@@ -172,9 +172,9 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "traces"
 def test_guard_adaptive_predictor_on_fcc_hd():
     # sabre_hd_fs traces 7, 57, 107, ... (20, none of them in the tuning subset, which was
     # every 5th trace from 0), bbb4k, sabre preset. Measured (2026-11-21), QoE_lin / mean
-    # rebuffer ratio: default (predictor "levelshift") 3026.4 / 0.217; "select" 2966.1 /
-    # 0.230; "hm" 2775.4 / 0.188; RobustMPC 2912.3 / 0.220 (whole set:
-    # benchmarks/results/policy_eval.md).
+    # rebuffer ratio: default (predictor "levelshift", adaptive planning risk) 3053.7 /
+    # 0.214 (risk off: 3026.4 / 0.217); "select" 2966.1 / 0.230; "hm" 2775.4 / 0.188;
+    # RobustMPC 2912.3 / 0.220 (whole set: benchmarks/results/policy_eval.md).
     assert SHARED.is_dir(), f"../shared beside the repository is required: {SHARED} is missing"
     traces = traces_mod.load_trace_dir(SHARED / "sabre_hd_fs")[7::50]
     video = video_mod.load_sabre_movie(SHARED / "sabre_movies" / "bbb4k.json")
