@@ -329,8 +329,9 @@ class LongMpcPolicy(RobustMpcPolicy):
             pred = super()._update_predictor(ctx)  # keeps the last error_window errors
         else:
             ls = self._shift
-            # the selector stands in until the level-shift estimator is ready; with its
-            # frequency guard off it then stays ready, and the selector is never asked again
+            # the selector stands in until the level-shift estimator is ready (with its
+            # frequency guard off it then stays ready); after that it is fed only when the
+            # adaptive planning risk needs its scores
             feed_sel = ls is None or not self._shift_settled or cfg.risk_on
             for s in self._cursor.new(ctx.samples):
                 if s.bytes > 0 and s.seconds >= MIN_SECONDS:
