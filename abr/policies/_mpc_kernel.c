@@ -48,18 +48,24 @@ static int better(double sc, long long lx, double best, long long best_lex, int 
     return sc == best;
 }
 
+/* One chunk of the reference's buffer recursion (its operations, in its order): a
+   download of d seconds from buffer *buf stalls d - *buf when longer, then the buffer
+   (floored at 0) gains one segment. */
+static inline void download(double *buf, double *reb, double d, double seg) {
+    if (*buf < d) {
+        *reb += d - *buf;
+        *buf = 0.0;
+    } else {
+        *buf -= d;
+    }
+    *buf += seg;
+}
+
 /* The least rebuffer chunks k..h-1 can add from buffer `buf`: each at its fastest. */
 static double least_rebuffer(int k, int h, const double *fastest, double buf, double seg) {
     double reb = 0.0;
     for (int j = k; j < h; j++) {
-        double d = fastest[j];
-        if (buf < d) {
-            reb += d - buf;
-            buf = 0.0;
-        } else {
-            buf -= d;
-        }
-        buf += seg;
+        download(&buf, &reb, fastest[j], seg);
     }
     return reb;
 }
@@ -127,14 +133,7 @@ double abrkit_mpc_search(int h, int n, const double *dl, const double *rates, do
         int prev = last_rung;
         long long lx = 0;
         for (int j = 0; j < h; j++) {
-            double d = dl[j * n + r];
-            if (b < d) {
-                rb += d - b;
-                b = 0.0;
-            } else {
-                b -= d;
-            }
-            b += segment_s;
+            download(&b, &rb, dl[j * n + r], segment_s);
             bs += rates[r];
             ss += fabs(rates[r] - rates[prev]);
             prev = r;
@@ -154,15 +153,8 @@ double abrkit_mpc_search(int h, int n, const double *dl, const double *rates, do
             k--;
             continue;
         }
-        double d = dl[k * n + c];
         double b = buf[k], rb = reb[k];
-        if (b < d) {
-            rb += d - b;
-            b = 0.0;
-        } else {
-            b -= d;
-        }
-        b += segment_s;
+        download(&b, &rb, dl[k * n + c], segment_s);
         double bs = bsum[k] + rates[c];
         double ss = ssum[k] + fabs(rates[c] - rates[last[k]]);
         long long lx = lex[k] * n + c;
