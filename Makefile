@@ -6,7 +6,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test test-all lint bench clean
 
-$(STAMP): pyproject.toml hatch_build.py abr/policies/_mpc_kernel.c
+# the C sources hatch_build.py compiles (its SOURCES)
+CSOURCES := abr/policies/_mpc_kernel.c abr/estimators/_longmpc_predict.c
+
+$(STAMP): pyproject.toml hatch_build.py $(CSOURCES)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

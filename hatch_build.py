@@ -1,10 +1,15 @@
-"""Build hook: compiles the optional C search of RobustMPC (abr/policies/_mpc_kernel.c).
+"""Build hook: compiles abrkit's optional C code into one library (abr/policies/_mpc_kernel.so).
 
-The library is plain C loaded with ctypes (no Python headers needed), so any
-C compiler will do: ``$CC``, else the one Python was built with, else ``cc``.
+:data:`SOURCES`: the plan search of RobustMPC (abr/policies/_mpc_kernel.c) and
+longmpc's throughput predictor (abr/estimators/_longmpc_predict.c). The
+library is plain C loaded with ctypes (no Python headers needed), so any C
+compiler will do: ``$CC``, else the one Python was built with, else ``cc``.
 Without a compiler, or when compiling fails, the build goes on without it and
-abrkit uses its numpy search (same answers, slower;
-``abr.policies.mpc_search.implementation()`` says which one runs).
+abrkit uses its Python code (same answers, slower;
+``abr.policies.mpc_search.implementation()`` and
+``abr.estimators.predict_kernel.implementation()`` say which one runs). A
+tree holding only some of the sources (tests build partial ones) gets a
+library with those: the loaders of the others report it stale or incomplete.
 
 Editable installs (``pip install -e .``, what ``make`` does) compile next to
 the source; a wheel also carries the library and is tagged for the platform.
@@ -26,6 +31,8 @@ except ImportError:  # imported outside a build (tests call compile_kernel direc
     BuildHookInterface = object  # type: ignore[assignment,misc]
 
 SOURCE = Path("abr/policies/_mpc_kernel.c")
+#: every C source of the library (SOURCE first)
+SOURCES = (SOURCE, Path("abr/estimators/_longmpc_predict.c"))
 LIBRARY = SOURCE.with_name("_mpc_kernel.so")
 #: IEEE double semantics the exactness argument needs: no fast-math, no fused multiply-add
 FLAGS = ["-O2", "-shared", "-fPIC", "-fno-fast-math", "-ffp-contract=off"]
@@ -42,15 +49,17 @@ def _compiler() -> list[str] | None:
 
 
 def compile_kernel(root: Path) -> str:
-    """Compile the kernel under ``root``; returns "" or why it was not built."""
-    src, out = root / SOURCE, root / LIBRARY
+    """Compile the library from the :data:`SOURCES` present under ``root``; returns ""
+    or why it was not built."""
+    srcs = [str(root / s) for s in SOURCES if s == SOURCE or (root / s).is_file()]
+    out = root / LIBRARY
     cc = _compiler()
     if cc is None:
         return "no C compiler found ($CC, Python's CC, cc, gcc, clang)"
     tmp = out.with_suffix(".so.tmp")
     try:
         proc = subprocess.run(
-            [*cc, *FLAGS, "-o", str(tmp), str(src), "-lm"],
+            [*cc, *FLAGS, "-o", str(tmp), *srcs, "-lm"],
             capture_output=True,
             text=True,
             timeout=120,
@@ -72,8 +81,8 @@ class CustomBuildHook(BuildHookInterface):
         why = compile_kernel(root)
         if why:
             print(
-                f"abrkit: the compiled MPC search was not built ({why});"
-                " the numpy search will be used",
+                "abrkit: the compiled MPC search and longmpc predictor were not built"
+                f" ({why}); their Python versions will be used",
                 file=sys.stderr,
             )
             return
