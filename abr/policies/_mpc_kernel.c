@@ -14,16 +14,50 @@
  * - the best is replaced on a greater score, or on an equal one that comes
  *   first (last, when last_wins) in lexicographic order (chunk 0 most
  *   significant): the reference's tie rule, whatever the visiting order;
- *   the plans that keep one rung throughout are scored first, as the
- *   incumbent;
  * - a subtree is skipped only when an upper bound on every plan in it is
  *   below the best score found by more than a rounding margin, so no plan
- *   that could win or tie is skipped. Bound at a node: the rebuffer so far
- *   plus the least rebuffer any completion can add (each remaining chunk at
- *   its fastest download: rebuffer is non-decreasing in every download
- *   time), the bitrate so far plus, for m remaining chunks, (m - 1) x the top
- *   bitrate + the current one (a completion that peaks at rung p pays at
- *   least p - current in switches), and the switches so far.
+ *   that could win or tie is skipped.
+ *
+ * Bound. At a node (chunks 0..k chosen, chunk k at rung c; buffer b, rebuffer
+ * rb, bitrate sum bs and switch sum ss so far; m = h - 1 - k chunks remain)
+ * a completion adds bitrates B, switches S (the first from c) and rebuffer R,
+ * and the plan scores (bs + B - ss - S) / unit - penalty (rb + R) (both score
+ * orders: the same real number, up to rounding). The buffer recursion is a
+ * Lindley recursion: each stall refills the buffer by what it lacked, so after
+ * the m downloads (D seconds in all) the buffer is b - D + m seg + R, and it
+ * is at least one segment (every download adds one). Hence
+ * R >= D - b - (m - 1) seg, and R >= 0; and for any lam in [0, penalty],
+ * penalty R >= lam R >= lam (D - b - (m - 1) seg). So the completion's
+ * B / unit - S / unit - penalty R is at most
+ *   free[k][c] = max over completions of (B - S) / unit                 (R >= 0)
+ *   debt_lam[k][c] + lam b, debt_lam[k][c] = max over completions of
+ *     ((B - S) / unit - lam D) + lam (m - 1) seg                         (lam bound)
+ * both computed exactly (real numbers) once per search by a backward pass over
+ * the chunks (a max over the next chunk's rung, switch from the current one:
+ * h n^2 steps per table), and the bound is (bs - ss) / unit - penalty rb plus
+ * the least of free and the debt terms. lam = penalty would charge every
+ * download second as a stall (a loose bound: it credits the plan for buffer
+ * it builds); a lam near what the ladder gets per download second instead
+ * makes the bound tight where the buffer limits the plan (the best plans dip
+ * a rung somewhere to avoid a stall): the tables use 1.25 and 0.75 x
+ * price, price = (sum of bitrates / unit) / (sum of chunk 0's download
+ * seconds) (the throughput in score per second), each capped at penalty.
+ * Any lam in [0, penalty] is valid; the choice only decides how much is
+ * pruned (on pensieve_train: ~55 of 9,330 nodes per RobustMPC decision, ~320
+ * with the previous bound, the rebuffer of the fastest downloads).
+ *
+ * Rounding: every score and bound here is a sum of at most ~5 h + 10
+ * rounded terms, each at most 3 h sum|rates| / unit + penalty (|buffer| + 1 +
+ * sum over chunks of (largest |download| + |segment|)) (buffers, stalls and
+ * download sums are bounded by the latter sum), so its rounding error is
+ * below 1e-13 times that; the margin is 1e-9 times it. Non-finite inputs (or
+ * sizes where that could overflow): no subtree is skipped (every plan is
+ * scored, in lexicographic order).
+ *
+ * Order: a node's children are bounded together and visited best bound first
+ * (so the first leaves scored are the greedy plan's, the incumbent); once the
+ * next child's bound is below the best score by more than the margin, so are
+ * its remaining siblings'.
  */
 
 #include <limits.h>
@@ -31,6 +65,10 @@
 
 #define MAX_H 16
 #define MAX_N 64
+/* multipliers of the download-time bound (header), as multiples of the ladder's price
+   of a download second (tuned on pensieve_train for the fewest nodes; any is exact) */
+#define N_LAM 2
+static const double lam_factor[N_LAM] = {1.25, 0.75};
 
 static double score_of(int pensieve, double bsum, double ssum, double reb, double unit,
                        double penalty) {
@@ -61,13 +99,41 @@ static inline void download(double *buf, double *reb, double d, double seg) {
     *buf += seg;
 }
 
-/* The least rebuffer chunks k..h-1 can add from buffer `buf`: each at its fastest. */
-static double least_rebuffer(int k, int h, const double *fastest, double buf, double seg) {
-    double reb = 0.0;
-    for (int j = k; j < h; j++) {
-        download(&buf, &reb, fastest[j], seg);
+/* The bound's tables (header): for chunk k < h - 1 at rung c, free_[k * n + c] and, per
+   multiplier lam[i], debt[i][k * n + c]; w[r] = rates[r] / unit. */
+static void completion_tables(int h, int n, const double *dl, const double *w, double seg,
+                              const double *lam, double *free_, double (*debt)[MAX_H * MAX_N]) {
+    double nf[MAX_N], nd[N_LAM][MAX_N]; /* the completions' values from chunk k + 2 on */
+    double af[MAX_N], ad[N_LAM][MAX_N]; /* ... from chunk k + 1 on, by its rung */
+    for (int r = 0; r < n; r++) {
+        nf[r] = 0.0;
+        for (int i = 0; i < N_LAM; i++) nd[i][r] = 0.0;
     }
-    return reb;
+    for (int k = h - 2; k >= 0; k--) {
+        const double *row = dl + (k + 1) * n;
+        for (int r = 0; r < n; r++) {
+            af[r] = w[r] + nf[r];
+            for (int i = 0; i < N_LAM; i++) ad[i][r] = (w[r] - lam[i] * row[r]) + nd[i][r];
+        }
+        for (int c = 0; c < n; c++) {
+            double mf = -INFINITY, md[N_LAM];
+            for (int i = 0; i < N_LAM; i++) md[i] = -INFINITY;
+            for (int r = 0; r < n; r++) {
+                double sw = fabs(w[r] - w[c]);
+                double v = af[r] - sw;
+                mf = v > mf ? v : mf;
+                for (int i = 0; i < N_LAM; i++) {
+                    double u = ad[i][r] - sw;
+                    md[i] = u > md[i] ? u : md[i];
+                }
+            }
+            free_[k * n + c] = nf[c] = mf; /* af, ad hold what the next step needs */
+            for (int i = 0; i < N_LAM; i++) {
+                nd[i][c] = md[i];
+                debt[i][k * n + c] = md[i] + lam[i] * ((h - 2 - k) * seg);
+            }
+        }
+    }
 }
 
 /* Interface version, checked by the loader (a stale build is not used). */
@@ -91,101 +157,127 @@ double abrkit_mpc_search(int h, int n, const double *dl, const double *rates, do
         if (plans > LLONG_MAX / n) return NAN;
         plans *= n;
     }
-    double fastest[MAX_H];
-    double top_rate = rates[0];
-    double magnitude = fabs(buffer_s) + 1.0;
-    for (int r = 1; r < n; r++) {
-        if (rates[r] > top_rate) top_rate = rates[r];
-    }
+    /* the size of the score terms, for the rounding margin; any NaN or infinity
+       turns pruning off */
+    double magnitude = fabs(buffer_s) + 1.0, rate_scale = 0.0, all = buffer_s + segment_s;
     for (int k = 0; k < h; k++) {
-        double f = dl[k * n];
-        double s = dl[k * n];
-        for (int r = 1; r < n; r++) {
-            double d = dl[k * n + r];
-            if (d < f) f = d;
-            if (d > s) s = d;
+        double s = 0.0;
+        for (int r = 0; r < n; r++) {
+            double d = fabs(dl[k * n + r]);
+            s = d > s ? d : s;
+            all += d;
         }
-        fastest[k] = f;
-        magnitude += fabs(s) + segment_s;
+        magnitude += s + fabs(segment_s);
     }
-    double rate_scale = 0.0;
     for (int r = 0; r < n; r++) rate_scale += fabs(rates[r]);
-    /* far above the rounding of any score or bound here (a few ulps of these sizes) */
     double margin = 1e-9 * (3.0 * h * rate_scale / unit + penalty * magnitude + 1.0);
+    int prune = h > 1 && isfinite(all) && isfinite(rate_scale) && penalty >= 0.0 &&
+                unit > 0.0 && isfinite(unit) && margin < 1e280;
 
-    /* depth-first state per depth: the brute-force loop's variables before chunk k */
-    double buf[MAX_H + 1], reb[MAX_H + 1], bsum[MAX_H + 1], ssum[MAX_H + 1];
-    int last[MAX_H + 1], choice[MAX_H];
-    long long lex[MAX_H + 1];
+    double inv_unit = 1.0 / unit;
+    double w[MAX_N], lam[N_LAM], free_[MAX_H * MAX_N], debt[N_LAM][MAX_H * MAX_N];
+    if (prune) {
+        double ws = 0.0, ds = 0.0;
+        for (int r = 0; r < n; r++) {
+            w[r] = rates[r] * inv_unit;
+            ws += w[r];
+            ds += dl[r];
+        }
+        /* what a download second is worth: the ladder's score per second at chunk 0 */
+        double price = ws / ds;
+        for (int i = 0; i < N_LAM; i++) {
+            double l = price * lam_factor[i];
+            lam[i] = l >= 0.0 && l < penalty ? l : penalty; /* NaN, inf: penalty */
+        }
+        completion_tables(h, n, dl, w, segment_s, lam, free_, debt);
+    }
+
+    /* the walk: the node being expanded (state after chunk k - 1: the brute-force
+       loop's variables before chunk k), and per depth the children's bounds and the
+       order they are visited in */
+    double best = -INFINITY;
+    long long best_lex = -1;
+    double buf[MAX_H], reb[MAX_H], bsum[MAX_H], ssum[MAX_H];
+    int last[MAX_H], next[MAX_H], order[MAX_H][MAX_N];
+    double bound[MAX_H][MAX_N];
+    long long lex[MAX_H];
+    int k = 0;
     buf[0] = buffer_s;
     reb[0] = 0.0;
     bsum[0] = 0.0;
     ssum[0] = 0.0;
     last[0] = last_rung;
     lex[0] = 0;
-
-    /* incumbent: the best plan that keeps one rung throughout (the same exact scores
-       as when the walk meets them again; the tie rule below is order-independent) */
-    double best = -INFINITY;
-    long long best_lex = -1;
-    for (int r = 0; r < n; r++) {
-        double b = buffer_s, rb = 0.0, bs = 0.0, ss = 0.0;
-        int prev = last_rung;
-        long long lx = 0;
-        for (int j = 0; j < h; j++) {
-            download(&b, &rb, dl[j * n + r], segment_s);
-            bs += rates[r];
-            ss += fabs(rates[r] - rates[prev]);
-            prev = r;
-            lx = lx * n + r;
-        }
-        double sc = score_of(pensieve, bs, ss, rb, unit, penalty);
-        if (better(sc, lx, best, best_lex, last_wins)) {
-            best = sc;
-            best_lex = lx;
-        }
-    }
-    int k = 0;
-    choice[0] = -1;
-    while (k >= 0) {
-        int c = ++choice[k];
-        if (c >= n) {
-            k--;
-            continue;
-        }
-        double b = buf[k], rb = reb[k];
-        download(&b, &rb, dl[k * n + c], segment_s);
-        double bs = bsum[k] + rates[c];
-        double ss = ssum[k] + fabs(rates[c] - rates[last[k]]);
-        long long lx = lex[k] * n + c;
-        if (k == h - 1) {
-            double sc = score_of(pensieve, bs, ss, rb, unit, penalty);
-            if (better(sc, lx, best, best_lex, last_wins)) {
-                best = sc;
-                best_lex = lx;
+    for (;;) {
+        const double *row = dl + k * n;
+        double pb = buf[k], prb = reb[k], pbs = bsum[k], pss = ssum[k];
+        double pr = rates[last[k]];
+        if (k == h - 1) { /* leaves: score them */
+            for (int c = 0; c < n; c++) {
+                double b = pb, rb = prb;
+                download(&b, &rb, row[c], segment_s);
+                double sc = score_of(pensieve, pbs + rates[c], pss + fabs(rates[c] - pr), rb,
+                                     unit, penalty);
+                long long lx = lex[k] * n + c;
+                if (better(sc, lx, best, best_lex, last_wins)) {
+                    best = sc;
+                    best_lex = lx;
+                }
             }
-            continue;
+            k--;
+        } else { /* bound the children, order them best first */
+            double *bd = bound[k];
+            int *ord = order[k];
+            for (int c = 0; c < n; c++) {
+                double bc = INFINITY;
+                if (prune) {
+                    double b = pb, rb = prb;
+                    download(&b, &rb, row[c], segment_s);
+                    double rest = free_[k * n + c];
+                    for (int i = 0; i < N_LAM; i++) {
+                        double t = debt[i][k * n + c] + lam[i] * b;
+                        rest = t < rest ? t : rest;
+                    }
+                    double bs = pbs + rates[c], ss = pss + fabs(rates[c] - pr);
+                    bc = ((bs - ss) * inv_unit - penalty * rb) + rest;
+                }
+                bd[c] = bc;
+                int i = c;
+                while (i > 0 && bd[ord[i - 1]] < bc) {
+                    ord[i] = ord[i - 1];
+                    i--;
+                }
+                ord[i] = c;
+            }
+            next[k] = 0;
         }
-        {
-            /* the completion's bitrate minus its switches is at most (rest - 1) * top +
-               rate[c]: it has to climb from rate[c] to its highest rung */
-            int rest = h - 1 - k;
-            double up = (rest - 1) * top_rate + rates[c];
-            double bound_reb = rb + least_rebuffer(k + 1, h, fastest, b, segment_s);
-            double bound = ((bs + up) - ss) / unit - penalty * bound_reb;
-            if (bound + margin < best) continue;
+        /* descend into the next child worth visiting, backtracking as needed */
+        for (;;) {
+            if (k < 0) {
+                *best_lex_out = best_lex;
+                return best_lex >= 0 ? best : NAN;
+            }
+            if (next[k] < n) {
+                int c = order[k][next[k]++];
+                if (bound[k][c] + margin < best) {
+                    next[k] = n; /* its later siblings' bounds are no higher */
+                    continue;
+                }
+                /* the child's state, by the same operations as the brute-force loop */
+                double b = buf[k], rb = reb[k];
+                download(&b, &rb, dl[k * n + c], segment_s);
+                buf[k + 1] = b;
+                reb[k + 1] = rb;
+                bsum[k + 1] = bsum[k] + rates[c];
+                ssum[k + 1] = ssum[k] + fabs(rates[c] - rates[last[k]]);
+                last[k + 1] = c;
+                lex[k + 1] = lex[k] * n + c;
+                k++;
+                break;
+            }
+            k--;
         }
-        k++;
-        buf[k] = b;
-        reb[k] = rb;
-        bsum[k] = bs;
-        ssum[k] = ss;
-        last[k] = c;
-        lex[k] = lx;
-        choice[k] = -1;
     }
-    *best_lex_out = best_lex;
-    return best_lex >= 0 ? best : NAN;
 }
 
 /*
