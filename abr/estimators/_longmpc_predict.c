@@ -69,6 +69,7 @@ enum {
     P_QUANTILE,
     P_SHORT,
     P_WEIGHT,
+    P_MIN_SECONDS,
     LM_NPARAMS
 };
 
@@ -87,6 +88,7 @@ typedef struct {
     /* settings */
     int k, windows[LM_MAX_K], log_score, over, shift, fresh_n, warmup, risk, risk_min, short_win;
     int risk_fresh;
+    double min_seconds; /* shorter downloads are no sample (abr.estimators.ewma.MIN_SECONDS) */
     double margin, threshold, fresh_up, fresh_down, risk_ratio, risk_up, risk_down, quantile;
     /* selector (values, stretch: rings of reciprocals 1.0 / sample) */
     ring values, scores, errors; /* scores and errors: one ring geometry for all candidates */
@@ -142,6 +144,7 @@ static long long configure(lm_state *s, const double *p, int np) {
     s->risk_down = p[P_RISK_DOWN];
     s->quantile = p[P_QUANTILE];
     s->weight = p[P_WEIGHT];
+    s->min_seconds = p[P_MIN_SECONDS];
     if (!(s->quantile >= 0.0 && s->quantile <= 1.0)) return -1;
     s->values = (ring){maxw, 0, 0};
     s->scores = (ring){selwin, 0, 0};
@@ -315,12 +318,15 @@ static double py_max(const double *errs, int lo, int n) {
     return m;
 }
 
-/* Feeds one sample (bps > 0; 0: none, only the discount is recomputed) and returns the
-   discounted prediction (discount weight: the state's), or -1 before any prediction. */
-double abrkit_longmpc_add(void *st, double bps) {
+/* Feeds one download (longmpc's rule: a sample of 8 x bytes / seconds bits per second
+   when bytes > 0 and seconds >= min_seconds; otherwise none, and only the discount is
+   recomputed) and returns the discounted prediction (discount weight: the state's), or
+   -1 before any prediction. */
+double abrkit_longmpc_add(void *st, double bytes, double seconds) {
     lm_state *s = (lm_state *)st;
     double w = s->weight;
-    if (bps > 0.0) {
+    if (bytes > 0.0 && seconds >= s->min_seconds) {
+        double bps = 8.0 * bytes / seconds;
         if (!s->shift || !s->settled || s->risk) selector_add(s, bps);
         if (s->shift) shift_add(s, bps);
     }

@@ -22,6 +22,8 @@ import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .ewma import MIN_SECONDS
+
 __all__ = [
     "ABI",
     "KERNEL",
@@ -41,14 +43,16 @@ ABI = 1
 #: the library the build hook compiles the C file into (with the MPC search)
 LIBRARY = Path(__file__).parents[1] / "policies" / "_mpc_kernel.so"
 MAX_WINDOWS = 8  # candidate windows of the selector
-_NPARAMS = 30  # the C file's LM_NPARAMS
+_NPARAMS = 31  # the C file's LM_NPARAMS
 
 
 class CompiledPredictor:
     """One predictor's state (a buffer owned by this object) and its C entry point.
 
-    ``step(address, bps)``: feed one sample (``bps`` > 0; 0.0: none, only the discount
-    is recomputed) and get the discounted prediction, or -1.0 before any. ``out``:
+    ``step(address, bytes, seconds)``: feed one download (a sample of ``8 * bytes /
+    seconds`` b/s when ``bytes > 0 and seconds >= MIN_SECONDS``, longmpc's rule; else
+    none, only the discount is recomputed) and get the discounted prediction, or -1.0
+    before any. ``out``:
     doubles [prediction (-1: none), weighted max error, risky (1.0 / 0.0), number of
     errors] after the last step, then the discount weight (``out[4] = w`` sets it).
     """
@@ -62,7 +66,7 @@ class CompiledPredictor:
         if self.address % 8:  # bytearrays are allocated 16-byte aligned
             raise ValueError("the compiled longmpc predictor's state is misaligned")
         self.out = memoryview(self.buffer).cast("d")
-        self.step: Callable[[int, float], float] = kernel.add
+        self.step: Callable[[int, float, float], float] = kernel.add
         self._errors_fn = kernel.errors
 
     def prediction(self) -> float | None:
@@ -107,7 +111,7 @@ class PredictKernel:
         self.init = lib.abrkit_longmpc_init
         self.init.restype, self.init.argtypes = i, [vp, ll, vp, i]
         self.add = lib.abrkit_longmpc_add
-        self.add.restype, self.add.argtypes = d, [vp, d]
+        self.add.restype, self.add.argtypes = d, [vp, d, d]
         self.errors = lib.abrkit_longmpc_errors
         self.errors.restype, self.errors.argtypes = i, [vp, vp, i]
 
@@ -239,6 +243,7 @@ def compiled_predictor(
         float(error_quantile),
         float(min(short_error_window, 2**31 - 1)),
         1.0 if discount_weight is None else float(discount_weight),
+        MIN_SECONDS,
     ]
     if len(params) != _NPARAMS or not all(math.isfinite(p) for p in params):
         return None, "python (settings outside the compiled predictor's range)"

@@ -57,8 +57,7 @@ docs/policy-longmpc.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from ..base import AbrContext
 from ..errors import PolicyConfigError
@@ -67,6 +66,7 @@ from ..estimators.ewma import MIN_SECONDS
 from ..estimators.levelshift import LevelShiftHarmonic
 from ..estimators.selector import SelectedHarmonic
 from ._common import check_config
+from .longmpc_setup import shared_setup
 from .mpc_dp import dp_plan
 from .robustmpc import FORMULAS, RobustMpcConfig, RobustMpcPolicy
 
@@ -299,7 +299,7 @@ class LongMpcPolicy(RobustMpcPolicy):
 
     def __init__(self, config: LongMpcConfig | None = None) -> None:
         self.long_config = cfg = config or LongMpcConfig()
-        setup = _setup(cfg)
+        setup = shared_setup(cfg)
         super().__init__(setup.base_mpc)
         self.name = "longmpc"
         self._shift_settled = False  # the level-shift estimator is ready for good
@@ -310,7 +310,8 @@ class LongMpcPolicy(RobustMpcPolicy):
         #: which predictor runs: "compiled (...)" or "python (why not the compiled one)"
         self.predictor_implementation = setup.implementation
         self._kpred: predict_kernel.CompiledPredictor | None = None
-        self._kstep = None
+        #: (step, state address, outputs, automatic weight, risk on) of the compiled predictor
+        self._kernel: tuple | None = None
         if setup.template is None:
             self._selector = cfg.selector() if cfg.predictor != "hm" else None
             self._shift = cfg.level_shift() if cfg.predictor == "levelshift" else None
@@ -319,9 +320,7 @@ class LongMpcPolicy(RobustMpcPolicy):
         # both estimators; _errors and _last_prediction are read from it on demand
         self._selector = self._shift = None
         kp = self._kpred = setup.template.new()
-        self._kstep, self._kaddress, self._kout = kp.step, kp.address, kp.out
-        self._kauto = cfg.discount_weight is None  # the weight depends on the ladder
-        self._krisk = cfg.risk_on
+        self._kernel = (kp.step, kp.address, kp.out, cfg.discount_weight is None, cfg.risk_on)
         del self._errors, self._last_prediction
 
     def __getattr__(self, name: str) -> object:
@@ -341,24 +340,26 @@ class LongMpcPolicy(RobustMpcPolicy):
         return min(1.0, cfg.rebuffer_penalty / top)
 
     def _update_predictor(self, ctx: AbrContext) -> float | None:
-        step = self._kstep
-        if step is None:
+        k = self._kernel
+        if k is None:
             return self._update_python(ctx)
         # the compiled predictor: one call per new sample (or one without), the outputs
         # of _update_python bit for bit
-        out = self._kout
-        if self._kauto:
+        step, address, out, auto, risk = k
+        if auto:  # discount_weight None: it depends on the ladder
             out[4] = self._discount_weight(ctx)
-        address = self._kaddress
         pred = None
-        for s in self._cursor.new(ctx.samples):
-            if s.bytes > 0 and s.seconds >= MIN_SECONDS:
-                pred = step(address, 8.0 * s.bytes / s.seconds)
+        for s in self._cursor.new(ctx.samples):  # C applies the MIN_SECONDS rule
+            pred = step(address, s.bytes, s.seconds)
         if pred is None:
-            pred = step(address, 0.0)
-        if self._krisk:
-            self._risky = risky = out[2] != 0.0
-            self.config = self._risk_mpc if risky else self._base_mpc
+            pred = step(address, 0.0, 0.0)
+        if risk:
+            if out[2]:
+                self._risky = True
+                self.config = self._risk_mpc
+            else:
+                self._risky = False
+                self.config = self._base_mpc
         if pred < 0.0:
             return None
         self._max_error = out[1]
@@ -454,70 +455,3 @@ class LongMpcPolicy(RobustMpcPolicy):
             terminal_value=cfg.terminal_value,
         )
         return rung, f"DP over {h} chunks: first rung {rung} scores {score:.3f}"
-
-
-class _Setup(NamedTuple):
-    """What every policy of one config shares (built once per config object)."""
-
-    config: LongMpcConfig
-    kernel: predict_kernel.PredictKernel | None  # the compiled predictor in use then
-    base_mpc: RobustMpcConfig
-    risk_mpc: RobustMpcConfig  # the plan settings while the link looks FCC-like
-    risk_fresh: tuple[float, float] | None  # (up, down) fresh errors while risky
-    template: predict_kernel.PredictorTemplate | None  # None: the Python predictor
-    implementation: str
-
-
-_SETUPS: dict[int, _Setup] = {}
-
-
-def _setup(cfg: LongMpcConfig) -> _Setup:
-    kernel = predict_kernel.active()
-    hit = _SETUPS.get(id(cfg))
-    if hit is not None and hit.config is cfg and hit.kernel is kernel:
-        return hit
-    base = risk_mpc = cfg.mpc_config()
-    if cfg.risk_on and cfg.risk_rebuffer_penalty is not None:
-        risk_mpc = replace(base, rebuffer_penalty=cfg.risk_rebuffer_penalty)
-    risk_fresh: tuple[float, float] | None = None
-    if cfg.risk_on and (cfg.risk_fresh_error is not None or cfg.risk_fresh_error_down is not None):
-        up = cfg.shift_fresh_error if cfg.risk_fresh_error is None else cfg.risk_fresh_error
-        down = cfg.risk_fresh_error_down
-        if down is None:
-            down = cfg.risk_fresh_error
-        if down is None:
-            down = cfg.shift_fresh_error_down
-        if down is None:
-            down = cfg.shift_fresh_error
-        risk_fresh = (up, down)
-    template, why = None, "python (predictor 'hm')"
-    if cfg.predictor != "hm":
-        ls = cfg.level_shift() if cfg.predictor == "levelshift" else None
-        template, why = predict_kernel.compiled_predictor(
-            windows=cfg.predictor_windows,
-            selection_window=cfg.selection_window,
-            error_window=cfg.error_window,
-            margin=cfg.selection_margin,
-            score=cfg.selection_score,
-            discount_error=cfg.discount_error,
-            mode=cfg.selection_mode,
-            level_shift=ls is not None,
-            threshold=cfg.shift_threshold,
-            max_window=ls.max_window if ls is not None else 1,
-            fresh_error=cfg.shift_fresh_error,
-            fresh_error_down=cfg.shift_fresh_error_down,
-            fresh_samples=cfg.shift_fresh_samples,
-            warmup=cfg.shift_warmup,
-            risk=cfg.risk_on,
-            risk_min_samples=cfg.risk_min_samples,
-            risk_ratio=cfg.risk_ratio,
-            risk_fresh=risk_fresh,
-            error_quantile=cfg.error_quantile,
-            short_error_window=cfg.short_error_window,
-            discount_weight=cfg.discount_weight,
-        )
-    setup = _Setup(cfg, kernel, base, risk_mpc, risk_fresh, template, why)
-    if len(_SETUPS) > 256:
-        _SETUPS.clear()
-    _SETUPS[id(cfg)] = setup
-    return setup

@@ -208,8 +208,12 @@ def streams(draw):
             level = _level(draw, kind, level)
             seconds = draw(st.sampled_from((4.0, 1.0, 0.37)))
             nbytes = max(1, round(level * seconds / 8.0))
-            if draw(st.integers(0, 40)) == 0:  # filtered out: no bytes or too short
-                nbytes, seconds = draw(st.sampled_from(((0, 4.0), (1000, MIN_SECONDS / 2))))
+            if (
+                draw(st.integers(0, 40)) == 0
+            ):  # no bytes, too short (filtered out), just long enough
+                nbytes, seconds = draw(
+                    st.sampled_from(((0, 4.0), (1000, MIN_SECONDS / 2), (1000, MIN_SECONDS)))
+                )
             batch.append((nbytes, seconds))
         calls.append(batch)
     return calls
