@@ -39,7 +39,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define LM_ABI 1
+#define LM_ABI 2
 #define LM_MAX_K 8
 #define LM_MAX_LEN 65536  /* windows, selection_window, max_window */
 #define LM_MAX_ERRWIN 1024  /* error_window (the errors are insertion-sorted) */

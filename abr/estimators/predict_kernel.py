@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 #: the interface version this module speaks (``abrkit_longmpc_predict_abi()``)
-ABI = 1
+ABI = 2
 #: the library the build hook compiles the C file into (with the MPC search)
 LIBRARY = Path(__file__).parents[1] / "policies" / "_mpc_kernel.so"
 MAX_WINDOWS = 8  # candidate windows of the selector

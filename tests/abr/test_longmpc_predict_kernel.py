@@ -131,7 +131,8 @@ def test_stale_or_incomplete_library_is_not_used(tmp_path, monkeypatch):
     monkeypatch.setattr(predict_kernel, "LIBRARY", lib)
     kernel, why = predict_kernel._load()
     assert kernel is None and "lacks the longmpc predictor" in why
-    lib = _tree(tmp_path / "abi", "int abrkit_longmpc_predict_abi(void) { return 1; }\n")
+    abi = f"int abrkit_longmpc_predict_abi(void) {{ return {predict_kernel.ABI}; }}\n"
+    lib = _tree(tmp_path / "abi", abi)  # the right version, no predictor
     assert hatch_build.compile_kernel(tmp_path / "abi") == ""
     monkeypatch.setattr(predict_kernel, "LIBRARY", lib)
     kernel, why = predict_kernel._load()
