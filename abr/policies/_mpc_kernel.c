@@ -33,18 +33,20 @@
  *   debt_lam[k][c] + lam b, debt_lam[k][c] = max over completions of
  *     ((B - S) / unit - lam D) + lam (m - 1) seg                         (lam bound)
  * both computed exactly (real numbers) once per search by a backward pass over
- * the chunks (a max over the next chunk's rung, switch from the current one:
- * h n^2 steps per table), and the bound is (bs - ss) / unit - penalty rb plus
- * the least of free and the debt terms. lam = penalty would charge every
- * download second as a stall (a loose bound: it credits the plan for buffer
- * it builds); a lam near what the ladder gets per download second instead
- * makes the bound tight where the buffer limits the plan (the best plans dip
- * a rung somewhere to avoid a stall): the tables use 1.25 and 0.75 x
- * price, price = (sum of bitrates / unit) / (sum of chunk 0's download
- * seconds) (the throughput in score per second), each capped at penalty.
- * Any lam in [0, penalty] is valid; the choice only decides how much is
- * pruned (on pensieve_train: ~55 of 9,330 nodes per RobustMPC decision, ~320
- * with the previous bound, the rebuffer of the fastest downloads).
+ * the chunks (a max over the next chunk's rung, switch from the current one;
+ * O(n) per chunk and table, see completion_tables), and the bound is
+ * (bs - ss) / unit - penalty rb plus the least of free and the debt terms.
+ * lam = penalty would charge every download second as a stall (a loose bound:
+ * it credits the plan for the buffer it builds); a lam near what the ladder
+ * gets per download second makes the bound tight where the buffer limits the
+ * plan (the best plans dip a rung somewhere to avoid a stall): the tables use
+ * 1.25 and 0.75 x price, price = (sum of bitrates / unit) / (sum of chunk 0's
+ * download seconds) (the throughput in score per second), each capped at
+ * penalty. Any lam in [0, penalty] is valid; the choice only decides how much
+ * is pruned. Nodes bounded or scored per decision, h = 5: ~55 of 9,330 on
+ * pensieve_train (6 rungs), ~210 of 111,110 on sabre_3glogs (10 rungs), where
+ * the previous bound (the rebuffer of each chunk's fastest download) needed
+ * ~320 and ~2,700.
  *
  * Rounding: every score and bound here is a sum of at most ~5 h + 10
  * rounded terms, each at most 3 h sum|rates| / unit + penalty (|buffer| + 1 +
@@ -100,37 +102,52 @@ static inline void download(double *buf, double *reb, double d, double seg) {
 }
 
 /* The bound's tables (header): for chunk k < h - 1 at rung c, free_[k * n + c] and, per
-   multiplier lam[i], debt[i][k * n + c]; w[r] = rates[r] / unit. */
+   multiplier lam[i], debt[i][k * n + c]; w[r] = rates[r] / unit. A step's max over the
+   next rung r of value[r] - |w[r] - w[c]| is, with the rungs sorted by w, the larger of
+   (max over w[r] <= w[c] of value[r] + w[r]) - w[c] and (max over w[r] >= w[c] of
+   value[r] - w[r]) + w[c]: a prefix and a suffix maximum, O(n) per step. */
 static void completion_tables(int h, int n, const double *dl, const double *w, double seg,
                               const double *lam, double *free_, double (*debt)[MAX_H * MAX_N]) {
-    double nf[MAX_N], nd[N_LAM][MAX_N]; /* the completions' values from chunk k + 2 on */
-    double af[MAX_N], ad[N_LAM][MAX_N]; /* ... from chunk k + 1 on, by its rung */
+    int by_w[MAX_N]; /* rungs by w ascending */
     for (int r = 0; r < n; r++) {
-        nf[r] = 0.0;
-        for (int i = 0; i < N_LAM; i++) nd[i][r] = 0.0;
+        int i = r;
+        while (i > 0 && w[by_w[i - 1]] > w[r]) {
+            by_w[i] = by_w[i - 1];
+            i--;
+        }
+        by_w[i] = r;
+    }
+    /* per table (0: free, 1 + i: lam[i]) the completions' values from chunk k + 2 on */
+    double next[1 + N_LAM][MAX_N];
+    for (int t = 0; t <= N_LAM; t++) {
+        for (int r = 0; r < n; r++) next[t][r] = 0.0;
     }
     for (int k = h - 2; k >= 0; k--) {
         const double *row = dl + (k + 1) * n;
-        for (int r = 0; r < n; r++) {
-            af[r] = w[r] + nf[r];
-            for (int i = 0; i < N_LAM; i++) ad[i][r] = (w[r] - lam[i] * row[r]) + nd[i][r];
-        }
-        for (int c = 0; c < n; c++) {
-            double mf = -INFINITY, md[N_LAM];
-            for (int i = 0; i < N_LAM; i++) md[i] = -INFINITY;
-            for (int r = 0; r < n; r++) {
-                double sw = fabs(w[r] - w[c]);
-                double v = af[r] - sw;
-                mf = v > mf ? v : mf;
-                for (int i = 0; i < N_LAM; i++) {
-                    double u = ad[i][r] - sw;
-                    md[i] = u > md[i] ? u : md[i];
-                }
+        double offset = (h - 2 - k) * seg;
+        for (int t = 0; t <= N_LAM; t++) {
+            double l = t ? lam[t - 1] : 0.0;
+            double value[MAX_N], below[MAX_N], run = -INFINITY;
+            for (int i = 0; i < n; i++) { /* value of chunk k + 1 at rung by_w[i] and on */
+                int r = by_w[i];
+                value[i] = (w[r] - l * row[r]) + next[t][r];
+                double v = value[i] + w[r];
+                run = v > run ? v : run;
+                below[i] = run;
             }
-            free_[k * n + c] = nf[c] = mf; /* af, ad hold what the next step needs */
-            for (int i = 0; i < N_LAM; i++) {
-                nd[i][c] = md[i];
-                debt[i][k * n + c] = md[i] + lam[i] * ((h - 2 - k) * seg);
+            run = -INFINITY;
+            for (int i = n - 1; i >= 0; i--) {
+                int c = by_w[i];
+                double v = value[i] - w[c];
+                run = v > run ? v : run;
+                double lo = below[i] - w[c], hi = run + w[c];
+                double best = lo > hi ? lo : hi;
+                next[t][c] = best;
+                if (t == 0) {
+                    free_[k * n + c] = best;
+                } else {
+                    debt[t - 1][k * n + c] = best + l * offset;
+                }
             }
         }
     }
@@ -175,7 +192,7 @@ double abrkit_mpc_search(int h, int n, const double *dl, const double *rates, do
                 unit > 0.0 && isfinite(unit) && margin < 1e280;
 
     double inv_unit = 1.0 / unit;
-    double w[MAX_N], lam[N_LAM], free_[MAX_H * MAX_N], debt[N_LAM][MAX_H * MAX_N];
+    double w[MAX_N], lam[N_LAM] = {0.0}, free_[MAX_H * MAX_N], debt[N_LAM][MAX_H * MAX_N];
     if (prune) {
         double ws = 0.0, ds = 0.0;
         for (int r = 0; r < n; r++) {
