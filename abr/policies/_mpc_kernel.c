@@ -67,6 +67,9 @@
 
 #define MAX_H 16
 #define MAX_N 64
+/* h x n never exceeds this when the n^h lexicographic indices fit a long long (most at
+   n = 64, h = 10); the per-chunk-and-rung arrays have this size (a frame of ~25 kB) */
+#define MAX_CELLS 640
 /* multipliers of the download-time bound (header), as multiples of the ladder's price
    of a download second (tuned on pensieve_train for the fewest nodes; any is exact) */
 #define N_LAM 2
@@ -101,13 +104,24 @@ static inline void download(double *buf, double *reb, double d, double seg) {
     *buf += seg;
 }
 
+/* The shapes the search takes: h chunks, n rungs, n^h plans indexable. */
+static int shape_ok(int h, int n) {
+    if (h < 1 || h > MAX_H || n < 1 || n > MAX_N) return 0;
+    long long plans = 1;
+    for (int k = 0; k < h; k++) {
+        if (plans > LLONG_MAX / n) return 0;
+        plans *= n;
+    }
+    return h * n <= MAX_CELLS;
+}
+
 /* The bound's tables (header): for chunk k < h - 1 at rung c, free_[k * n + c] and, per
    multiplier lam[i], debt[i][k * n + c]; w[r] = rates[r] / unit. A step's max over the
    next rung r of value[r] - |w[r] - w[c]| is, with the rungs sorted by w, the larger of
    (max over w[r] <= w[c] of value[r] + w[r]) - w[c] and (max over w[r] >= w[c] of
    value[r] - w[r]) + w[c]: a prefix and a suffix maximum, O(n) per step. */
 static void completion_tables(int h, int n, const double *dl, const double *w, double seg,
-                              const double *lam, double *free_, double (*debt)[MAX_H * MAX_N]) {
+                              const double *lam, double *free_, double (*debt)[MAX_CELLS]) {
     int by_w[MAX_N]; /* rungs by w ascending */
     for (int r = 0; r < n; r++) {
         int i = r;
@@ -166,14 +180,7 @@ double abrkit_mpc_search(int h, int n, const double *dl, const double *rates, do
                          double segment_s, int last_rung, int pensieve, int last_wins,
                          double penalty, double unit, long long *best_lex_out) {
     *best_lex_out = -1;
-    if (h < 1 || h > MAX_H || n < 1 || n > MAX_N || last_rung < 0 || last_rung >= n) {
-        return NAN;
-    }
-    long long plans = 1; /* lexicographic indices must fit */
-    for (int k = 0; k < h; k++) {
-        if (plans > LLONG_MAX / n) return NAN;
-        plans *= n;
-    }
+    if (!shape_ok(h, n) || last_rung < 0 || last_rung >= n) return NAN;
     /* the size of the score terms, for the rounding margin; any NaN or infinity
        turns pruning off */
     double magnitude = fabs(buffer_s) + 1.0, rate_scale = 0.0, all = buffer_s + segment_s;
@@ -192,7 +199,7 @@ double abrkit_mpc_search(int h, int n, const double *dl, const double *rates, do
                 unit > 0.0 && isfinite(unit) && margin < 1e280;
 
     double inv_unit = 1.0 / unit;
-    double w[MAX_N], lam[N_LAM] = {0.0}, free_[MAX_H * MAX_N], debt[N_LAM][MAX_H * MAX_N];
+    double w[MAX_N], lam[N_LAM] = {0.0}, free_[MAX_CELLS], debt[N_LAM][MAX_CELLS];
     if (prune) {
         double ws = 0.0, ds = 0.0;
         for (int r = 0; r < n; r++) {
@@ -215,8 +222,8 @@ double abrkit_mpc_search(int h, int n, const double *dl, const double *rates, do
     double best = -INFINITY;
     long long best_lex = -1;
     double buf[MAX_H], reb[MAX_H], bsum[MAX_H], ssum[MAX_H];
-    int last[MAX_H], next[MAX_H], order[MAX_H][MAX_N];
-    double bound[MAX_H][MAX_N];
+    int last[MAX_H], next[MAX_H], order[MAX_CELLS]; /* [k * n + i] */
+    double bound[MAX_CELLS];                       /* [k * n + c] */
     long long lex[MAX_H];
     int k = 0;
     buf[0] = buffer_s;
@@ -243,8 +250,8 @@ double abrkit_mpc_search(int h, int n, const double *dl, const double *rates, do
             }
             k--;
         } else { /* bound the children, order them best first */
-            double *bd = bound[k];
-            int *ord = order[k];
+            double *bd = bound + k * n;
+            int *ord = order + k * n;
             for (int c = 0; c < n; c++) {
                 double bc = INFINITY;
                 if (prune) {
@@ -275,8 +282,8 @@ double abrkit_mpc_search(int h, int n, const double *dl, const double *rates, do
                 return best_lex >= 0 ? best : NAN;
             }
             if (next[k] < n) {
-                int c = order[k][next[k]++];
-                if (bound[k][c] + margin < best) {
+                int c = order[k * n + next[k]++];
+                if (bound[k * n + c] + margin < best) {
                     next[k] = n; /* its later siblings' bounds are no higher */
                     continue;
                 }
@@ -308,10 +315,8 @@ double abrkit_mpc_search_sizes(int h, int n, const double *sizes, int rows, int 
                                double segment_s, int last_rung, int pensieve, int last_wins,
                                double penalty, double unit, long long *best_lex_out) {
     *best_lex_out = -1;
-    if (h < 1 || h > MAX_H || n < 1 || n > MAX_N || n > cols || rows < 1) {
-        return NAN;
-    }
-    double dl[MAX_H * MAX_N];
+    if (!shape_ok(h, n) || n > cols || rows < 1) return NAN;
+    double dl[MAX_CELLS];
     for (int k = 0; k < h; k++) {
         int row = first + k;
         if (row < 0) row = 0;

@@ -181,3 +181,28 @@ def test_non_finite_download_times_turn_pruning_off(bad, formula):
             )
             assert got[0] == expected[0]
             assert got[1] == expected[1] or (math.isnan(got[1]) and math.isnan(expected[1]))
+
+
+def test_longest_horizon_equals_brute_force():
+    """h = 16 (the kernel's most chunks), two rungs, a buffer that runs dry: 65,536 plans."""
+    rng = np.random.default_rng(11)
+    rates = [1e6, 3e6]
+    dl = (np.array(rates) * 4 / 8 * rng.uniform(0.8, 1.2, size=(16, 2)) / (2e6 / 8)).tolist()
+    for formula in ("pensieve", "exact"):
+        got, expected = _both(rates, dl, 2.0, 4.0, 1, formula, False, 4.3)
+        assert got == expected
+
+
+def test_widest_shape_is_searched_and_one_more_chunk_is_rejected():
+    """64 rungs x 10 chunks (64^10 plans, the most cells the kernel takes) with no
+    rebuffer possible: the bound prunes all but the top rung's plan; 11 chunks overflow
+    the plan index and are rejected."""
+    rates = np.arange(1.0, 65.0) * 1e5
+    top = 63
+    lex, score = mpc_kernel.KERNEL.search(
+        np.zeros((10, 64)), rates, 0.0, 4.0, top, True, False, 4.3, 1e6
+    )
+    assert lex == sum(top * 64**k for k in range(10))
+    assert score == pytest.approx(10 * rates[top] / 1e6)
+    with pytest.raises(ValueError, match=r"rejected a \(11, 64\) download table"):
+        mpc_kernel.KERNEL.search(np.zeros((11, 64)), rates, 0.0, 4.0, top, True, False, 4.3, 1e6)
