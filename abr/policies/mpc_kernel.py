@@ -8,9 +8,10 @@ the library is stale (its interface version differs) or cannot be loaded,
 :func:`~abr.policies.mpc_search.brute_force_plan`'s answer (tests/abr).
 
 The kernel is a depth-first branch and bound over the plans (see the C
-file's header for why it is exact); ~10 µs per RobustMPC decision on
-pensieve_train against ~65 µs for the numpy search
-(benchmarks/results/policies_speed.md).
+file's header for why it is exact); ~1 µs per RobustMPC decision on
+pensieve_train for the search itself, ~1 µs more for a call through a
+:class:`PreparedSearch` (the arguments in one struct), against ~65 µs for the
+numpy search (benchmarks/results/policies_speed.md).
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ABI", "KERNEL", "LIBRARY", "UNAVAILABLE", "Kernel"]
+__all__ = ["ABI", "KERNEL", "LIBRARY", "UNAVAILABLE", "Kernel", "PreparedSearch"]
 
 #: the interface version this module speaks (``abrkit_mpc_kernel_abi()`` in the C file)
-ABI = 2
+ABI = 3
 #: where the build hook puts the compiled library
 LIBRARY = Path(__file__).with_name("_mpc_kernel.so")
 
@@ -33,7 +34,7 @@ LIBRARY = Path(__file__).with_name("_mpc_kernel.so")
 class Kernel:
     """Calls ``abrkit_mpc_search`` (thread-safe: no shared buffers; ctypes releases the GIL)."""
 
-    __slots__ = ("_fn", "_fn_sizes")
+    __slots__ = ("_fn", "_fn_args", "_fn_sizes")
 
     def __init__(self, lib: ctypes.CDLL) -> None:
         fn = lib.abrkit_mpc_search
@@ -51,6 +52,25 @@ class Kernel:
             ctypes.POINTER(ctypes.c_longlong),
         ]  # fmt: skip
         self._fn_sizes = fs
+        fa = lib.abrkit_mpc_search_args
+        fa.restype = ctypes.c_int
+        fa.argtypes = None  # a byref(_SearchArgs): no per-call argument conversion
+        self._fn_args = fa
+
+    def prepare(
+        self,
+        h: int,
+        n: int,
+        table: np.ndarray,
+        rates: np.ndarray,
+        pensieve: bool,
+        last_wins: bool,
+        unit: float,
+    ) -> PreparedSearch:
+        """A :meth:`search_sizes` with the ladder and the size table bound once (see
+        :class:`PreparedSearch`). ``table`` (rows, cols >= n) and ``rates`` (n,):
+        C-contiguous float64 arrays, kept alive by the returned object."""
+        return PreparedSearch(self._fn_args, h, n, table, rates, pensieve, last_wins, unit)
 
     def search(
         self,
@@ -137,6 +157,106 @@ class Kernel:
                 f" {bytes_per_s!r} B/s (buffer {buffer_s!r}, last rung {last_rung})"
             ),
         )
+
+
+class _SearchArgs(ctypes.Structure):
+    """``abrkit_mpc_args`` in ``_mpc_kernel.c`` (keep the two in step; the ABI number
+    changes with it)."""
+
+    _fields_ = [
+        ("sizes", ctypes.c_void_p),
+        ("rates", ctypes.c_void_p),
+        ("bytes_per_s", ctypes.c_double),
+        ("buffer_s", ctypes.c_double),
+        ("segment_s", ctypes.c_double),
+        ("penalty", ctypes.c_double),
+        ("unit", ctypes.c_double),
+        ("score", ctypes.c_double),
+        ("best_lex", ctypes.c_longlong),
+        ("h", ctypes.c_int),
+        ("n", ctypes.c_int),
+        ("rows", ctypes.c_int),
+        ("cols", ctypes.c_int),
+        ("first", ctypes.c_int),
+        ("last_rung", ctypes.c_int),
+        ("pensieve", ctypes.c_int),
+        ("last_wins", ctypes.c_int),
+    ]
+
+
+class PreparedSearch:
+    """The size-table search for one ladder (h, n, rates, score order, tie rule, unit) and
+    one size table, its arguments in one C struct: a call sets the five that change per
+    decision and passes one pointer (~1 µs through ctypes instead of ~6 µs for sixteen
+    converted arguments). Not thread-safe: one per policy instance (a session)."""
+
+    __slots__ = ("_args", "_fn", "_keep", "_ref", "h", "n", "table")
+
+    def __init__(
+        self,
+        fn: Callable[..., int],
+        h: int,
+        n: int,
+        table: np.ndarray,
+        rates: np.ndarray,
+        pensieve: bool,
+        last_wins: bool,
+        unit: float,
+    ) -> None:
+        if not (
+            table.ndim == 2
+            and table.dtype == np.float64
+            and table.flags.c_contiguous
+            and table.shape[1] >= n
+            and rates.dtype == np.float64
+            and rates.flags.c_contiguous
+            and rates.shape == (n,)
+        ):
+            raise ValueError(
+                f"a prepared MPC search needs a C-contiguous float64 (rows, >= {n}) size table"
+                f" and {n} float64 rates, got {table.shape} {table.dtype} and"
+                f" {rates.shape} {rates.dtype}"
+            )
+        a = _SearchArgs()
+        a.sizes = table.ctypes.data
+        a.rates = rates.ctypes.data
+        a.unit = unit
+        a.h = h
+        a.n = n
+        a.rows, a.cols = table.shape
+        a.pensieve = int(pensieve)
+        a.last_wins = int(last_wins)
+        self._args = a
+        self._ref = ctypes.byref(a)
+        self._fn = fn
+        self._keep = (table, rates)
+        self.h, self.n, self.table = h, n, table
+
+    def __call__(
+        self, first: int, bytes_per_s: float, buffer_s: float, segment_s: float,
+        last_rung: int, penalty: float,
+    ) -> tuple[int, float]:  # fmt: skip
+        """(lexicographic index, score) of the best plan from row ``first`` at
+        ``bytes_per_s``; a ValueError when the kernel rejects the arguments."""
+        if not penalty >= 0.0:
+            raise ValueError(
+                f"the rebuffer penalty must be >= 0 (the bounds need it), got {penalty!r}"
+            )
+        a = self._args
+        a.first = first
+        a.bytes_per_s = bytes_per_s
+        a.buffer_s = buffer_s
+        a.segment_s = segment_s
+        a.last_rung = last_rung
+        a.penalty = penalty
+        if self._fn(self._ref):
+            rows, cols = self.table.shape
+            raise ValueError(
+                f"the compiled MPC search rejected a ({self.h}, {self.n}) plan over a"
+                f" {rows}x{cols} size table from row {first} at {bytes_per_s!r} B/s (buffer"
+                f" {buffer_s!r}, last rung {last_rung}): no plan has a numeric score"
+            )
+        return a.best_lex, a.score
 
 
 def _answer(lex: ctypes.c_longlong, score: float, what: Callable[[], str]) -> tuple[int, float]:

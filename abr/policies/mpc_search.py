@@ -50,9 +50,13 @@ benchmarks/results/policies_speed.md): the numpy search costs ~65 µs per
 decision, nearly all of it numpy's fixed per-call cost (~15 calls of 1–3
 µs, ~8 µs for the last level's column broadcast over 7,776 plans), not
 arithmetic; a float32 screening and a one-plan exact rescoring saved only
-~10 % of it. A pure-Python branch and bound (the kernel's algorithm) expands
-~50 nodes per decision and was about twice slower than numpy. In C the same
-branch and bound takes ~11 µs per decision, ctypes' ~3 µs call included.
+~10 % of it. A pure-Python branch and bound (session 3's bound) expanded
+~50 nodes per decision and was about twice slower than numpy. In C, with the
+Lagrangian bound and best-bound-first order of session 4 (see the C file's
+header), the search visits ~55 of 9,330 nodes and takes ~1 µs; the ctypes call
+costs about as much again when its arguments sit in one prepared struct
+(:func:`prepare_table_search`, what RobustMPC and LongMPC use) and ~6 µs with
+sixteen converted arguments (:func:`search`, :func:`search_table`).
 """
 
 from __future__ import annotations
@@ -73,7 +77,9 @@ __all__ = [
     "best_plan",
     "brute_force_plan",
     "implementation",
+    "kernel_in_use",
     "ladder",
+    "prepare_table_search",
     "search",
     "search_table",
     "use_kernel",
@@ -240,6 +246,66 @@ def search(
         return hit
     scorer = _ExactScorer(lad, dl, buffer_s, segment_s, last_rung, pensieve, penalty)
     return _screen_and_score(lad, download_s, scorer, last_wins, sum(slowest))
+
+
+def kernel_in_use() -> mpc_kernel.Kernel | None:
+    """The compiled search :func:`search` uses now (None: numpy)."""
+    return _kernel
+
+
+class _NumpyTableSearch:
+    """:func:`prepare_table_search` without the kernel: :func:`search_table` per call."""
+
+    __slots__ = ("formula", "lad", "last_wins", "table")
+
+    def __init__(self, lad: Ladder, table: np.ndarray, formula: str, last_wins: bool) -> None:
+        self.lad, self.table, self.formula, self.last_wins = lad, table, formula, last_wins
+
+    def __call__(
+        self, first: int, bytes_per_s: float, buffer_s: float, segment_s: float,
+        last_rung: int, penalty: float,
+    ) -> tuple[int, float]:  # fmt: skip
+        lad, table = self.lad, self.table
+        h, n, rows = lad.horizon, lad.n, table.shape[0]
+        if first >= 0 and first + h <= rows:
+            block = table[first : first + h, :n]
+        else:
+            block = table.take(np.clip(np.arange(first, first + h), 0, rows - 1), axis=0)[:, :n]
+        return search(
+            lad, block / bytes_per_s, buffer_s, segment_s, last_rung, self.formula,
+            self.last_wins, penalty,
+        )  # fmt: skip
+
+
+def prepare_table_search(
+    lad: Ladder, table: np.ndarray, formula: str, last_wins: bool
+) -> mpc_kernel.PreparedSearch | _NumpyTableSearch:
+    """:func:`search_table` for one ladder and one size table, bound once: the result is
+    called per decision as ``f(first, bytes_per_s, buffer_s, segment_s, last_rung,
+    penalty)`` and answers exactly as :func:`search_table` does. With the kernel the
+    arguments live in one C struct (:class:`~abr.policies.mpc_kernel.PreparedSearch`:
+    ~1 µs of call overhead instead of ~6); without it, or for shapes the kernel does not
+    take, the numpy search runs. A prepared search keeps the implementation in use when
+    it was made (see :func:`kernel_in_use`)."""
+    if formula not in FORMULAS:
+        raise ValueError(f"formula must be one of {FORMULAS}, got {formula!r}")
+    kernel = _kernel
+    h, n = lad.horizon, lad.n
+    if (
+        kernel is not None
+        and h <= _KERNEL_MAX_H
+        and n <= _KERNEL_MAX_N
+        and table.ndim == 2
+        and table.shape[1] >= n
+        and table.dtype == np.float64
+        and table.flags.c_contiguous
+    ):
+        return kernel.prepare(
+            h, n, table, lad.rates_array, formula == "pensieve", last_wins, lad.unit
+        )
+    if table.ndim != 2 or table.shape[1] < n:
+        raise ValueError(f"the size table must be (segments, >= {n} rungs), got {table.shape}")
+    return _NumpyTableSearch(lad, np.asarray(table, dtype=float), formula, last_wins)
 
 
 def search_table(

@@ -46,7 +46,15 @@ from ..base import AbrContext, Decision
 from ..errors import PolicyConfigError
 from ..estimators.ewma import MIN_SECONDS
 from ._common import SampleCursor, check_config
-from .mpc_search import FORMULAS, best_plan, brute_force_plan, ladder, search, search_table
+from .mpc_search import (
+    FORMULAS,
+    best_plan,
+    brute_force_plan,
+    kernel_in_use,
+    ladder,
+    prepare_table_search,
+    search,
+)
 
 __all__ = [
     "FORMULAS",
@@ -125,6 +133,8 @@ class RobustMpcPolicy:
         self._last_prediction: float | None = None
         self._window: list[float] = []
         self._ladder_key: tuple | None = None
+        #: (sizes, ladder key, kernel, score order, pensieve, prepared search) of the last plan
+        self._prepared: tuple | None = None
         self._max_error = 0.0
         #: the discounted throughput prediction (bits per second) used by the last decision
         self.prediction_bps: float | None = None
@@ -217,19 +227,27 @@ class RobustMpcPolicy:
             rates = tuple(float(b) for b in bitrates[:n])
             self._ladder_key = key = (bitrates, n, h, ladder(rates, h, cfg.bitrate_unit_bps))
         pensieve = cfg.mode == "pensieve"
-        if ctx.sizes:  # the download times come from the (cached) size table
-            table, address = _size_table_entry(ctx.sizes)
-            idx, score = search_table(
-                key[3],
-                table,
-                address,
+        sizes = ctx.sizes
+        if sizes:  # the download times come from the size table, in a prepared search
+            prep = self._prepared
+            if (
+                prep is None
+                or prep[0] is not sizes
+                or prep[1] is not key
+                or prep[2] is not kernel_in_use()
+                or prep[3] != cfg.score_order
+                or prep[4] != pensieve
+            ):
+                table = _size_table_entry(sizes)[0]
+                run = prepare_table_search(key[3], table, cfg.score_order, pensieve)
+                prep = (sizes, key, kernel_in_use(), cfg.score_order, pensieve, run)
+                self._prepared = prep
+            idx, score = prep[5](
                 ctx.segment_index + (1 if pensieve else 0),
                 prediction / 8.0,
                 buffer_s,
                 ctx.segment_duration_s,
                 last,
-                cfg.score_order,
-                pensieve,
                 cfg.rebuffer_penalty,
             )
         else:

@@ -1,0 +1,133 @@
+"""Prepared size-table searches (one C struct per policy): exactly search_table's answers."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from abr import ThroughputSample
+from abr.policies import mpc_kernel, mpc_search
+from abr.policies.robustmpc import RobustMpcPolicy, brute_force_plan
+from tests.support.abr_context import make_ctx
+
+needs_kernel = mpc_kernel.KERNEL is not None
+
+
+@st.composite
+def problems(draw):
+    n = draw(st.integers(1, 7))
+    h = draw(st.integers(1, 5))
+    rows = draw(st.integers(1, 9))
+    rates = tuple(sorted(draw(st.lists(st.floats(1e5, 2e7), min_size=n, max_size=n))))
+    cols = n + draw(st.integers(0, 2))
+    sizes = draw(
+        st.lists(st.lists(st.floats(1e3, 5e7), min_size=cols, max_size=cols), min_size=rows,
+                 max_size=rows)
+    )  # fmt: skip
+    return {
+        "rates": rates,
+        "h": h,
+        "table": np.array(sizes, dtype=float),
+        "first": draw(st.integers(-1, rows + 1)),
+        "bytes_per_s": draw(st.floats(1e3, 1e7)),
+        "buffer_s": draw(st.sampled_from([0.0, 0.5, 2.0, 4.0]) | st.floats(0.0, 60.0)),
+        "segment_s": draw(st.sampled_from([1.0, 2.0, 4.0])),
+        "last": draw(st.integers(0, n - 1)),
+        "penalty": draw(st.sampled_from([0.0, 4.3, 4.9, 160.0])),
+        "formula": draw(st.sampled_from(mpc_search.FORMULAS)),
+        "last_wins": draw(st.booleans()),
+    }
+
+
+def _reference(p):
+    """brute force over the clamped rows, as search_table documents."""
+    rows = p["table"].shape[0]
+    idx = np.clip(np.arange(p["first"], p["first"] + p["h"]), 0, rows - 1)
+    dl = p["table"][idx, : len(p["rates"])] / p["bytes_per_s"]
+    return brute_force_plan(
+        p["rates"], dl.tolist(), p["buffer_s"], p["segment_s"], p["last"],
+        formula=p["formula"], last_wins=p["last_wins"], rebuffer_penalty=p["penalty"],
+    )  # fmt: skip
+
+
+def _prepared(p):
+    lad = mpc_search.ladder(p["rates"], p["h"], 1e6)
+    run = mpc_search.prepare_table_search(lad, p["table"], p["formula"], p["last_wins"])
+    args = (p["first"], p["bytes_per_s"], p["buffer_s"], p["segment_s"], p["last"], p["penalty"])
+    return run, run(*args)
+
+
+@settings(max_examples=300, deadline=None)
+@given(problems())
+def test_prepared_search_equals_brute_force_with_and_without_the_kernel(p):
+    expected = _reference(p)
+    run, got = _prepared(p)
+    assert got == expected
+    if needs_kernel:
+        assert isinstance(run, mpc_kernel.PreparedSearch)
+    try:
+        mpc_search.use_kernel(False)
+        run, got = _prepared(p)
+        assert not isinstance(run, mpc_kernel.PreparedSearch)
+        assert got == expected
+    finally:
+        mpc_search.use_kernel(True)
+
+
+def test_prepared_search_is_reusable_across_calls():
+    """Fields left from one call must not leak into the next (every per-call field is set)."""
+    rng = np.random.default_rng(5)
+    rates = (3e5, 7.5e5, 1.2e6, 1.85e6, 2.85e6, 4.3e6)
+    table = np.array(rates) * 4 / 8 * rng.uniform(0.7, 1.3, size=(48, 6))
+    lad = mpc_search.ladder(rates, 5, 1e6)
+    run = mpc_search.prepare_table_search(lad, table, "pensieve", True)
+    for _ in range(200):
+        p = {
+            "rates": rates, "h": 5, "table": table, "first": int(rng.integers(0, 49)),
+            "bytes_per_s": float(rng.uniform(2e4, 8e5)), "buffer_s": float(rng.uniform(0, 40)),
+            "segment_s": 4.0, "last": int(rng.integers(0, 6)),
+            "penalty": float(rng.choice([4.3, 4.9])), "formula": "pensieve", "last_wins": True,
+        }  # fmt: skip
+        args = (p["first"], p["bytes_per_s"], p["buffer_s"], 4.0, p["last"], p["penalty"])
+        assert run(*args) == _reference(p)
+
+
+def test_prepared_search_bad_input_is_a_clear_error():
+    lad = mpc_search.ladder((1e6, 2e6), 3, 1e6)
+    table = np.ones((4, 2)) * 1e5
+    run = mpc_search.prepare_table_search(lad, table, "exact", False)
+    with pytest.raises(ValueError, match="rebuffer penalty must be >= 0"):
+        run(0, 1e5, 4.0, 4.0, 0, -1.0)
+    with pytest.raises(ValueError, match="formula must be one of"):
+        mpc_search.prepare_table_search(lad, table, "fast", False)
+    with pytest.raises(ValueError, match="size table must be"):
+        mpc_search.prepare_table_search(lad, np.ones((4, 1)), "exact", False)
+    if needs_kernel:
+        with pytest.raises(ValueError, match=r"rejected a \(3, 2\) plan .* last rung 2"):
+            run(0, 1e5, 4.0, 4.0, 2, 4.3)
+        with pytest.raises(ValueError, match="C-contiguous float64"):
+            mpc_kernel.KERNEL.prepare(3, 2, np.ones((4, 2), dtype=np.float32),
+                                      lad.rates_array, False, False, 1e6)  # fmt: skip
+
+
+def test_policy_follows_a_switch_of_implementation_mid_session():
+    """A policy re-prepares its search when use_kernel changes: same decisions either way."""
+    rates = [3e5, 7.5e5, 1.2e6, 1.85e6, 2.85e6, 4.3e6]
+    sizes = [[int(r * 4 / 8) for r in rates] for _ in range(48)]
+    pol, ref = RobustMpcPolicy(), RobustMpcPolicy()
+    samples = []
+    for i in range(20):
+        samples.append(ThroughputSample(1_000_000 + 37_000 * (i % 7), 1.0 + 0.25 * (i % 3), i))
+        ctx = make_ctx(
+            10.0 + (i % 5), bitrates=rates, index=i + 1, count=48, last=2,
+            samples=list(samples), sizes=sizes,
+        )  # fmt: skip
+        if needs_kernel and i == 10:
+            mpc_search.use_kernel(False)
+        try:
+            a, b = pol.decide(ctx), ref.decide(ctx)
+        finally:
+            mpc_search.use_kernel(True)
+        assert a.rung == b.rung and a.reason == b.reason
+        kind = pol._prepared[5]
+        assert isinstance(kind, mpc_kernel.PreparedSearch) == (needs_kernel and i != 10)
