@@ -225,7 +225,8 @@ class RobustMpcPolicy:
         key = self._ladder_key
         if key is None or key[0] is not bitrates or key[1] != n or key[2] != h:
             rates = tuple(float(b) for b in bitrates[:n])
-            self._ladder_key = key = (bitrates, n, h, ladder(rates, h, cfg.bitrate_unit_bps))
+            lad = ladder(rates, h, cfg.bitrate_unit_bps)
+            self._ladder_key = key = (bitrates, n, h, lad, _decoded_plans(lad))
         pensieve = cfg.mode == "pensieve"
         sizes = ctx.sizes
         if sizes:  # the download times come from the size table, in a prepared search
@@ -261,12 +262,33 @@ class RobustMpcPolicy:
                 pensieve,
                 cfg.rebuffer_penalty,
             )
-        plan = []
-        for _ in range(h):
-            idx, digit = divmod(idx, n)
-            plan.append(digit)
-        plan.reverse()
-        return plan[0], f"best {h}-chunk plan {plan} scores {score:.3f}"
+        plans = key[4]  # plan index -> (first rung, "best h-chunk plan [...]"), per ladder
+        hit = plans.get(idx)
+        if hit is None:
+            plan, rest = [], idx
+            for _ in range(h):
+                rest, digit = divmod(rest, n)
+                plan.append(digit)
+            plan.reverse()
+            if len(plans) >= 4096:
+                plans.clear()
+            hit = plans[idx] = (plan[0], f"best {h}-chunk plan {plan} scores ")
+        return hit[0], f"{hit[1]}{score:.3f}"
+
+
+_DECODED: dict[int, tuple[object, dict[int, tuple[int, str]]]] = {}
+
+
+def _decoded_plans(lad: object) -> dict[int, tuple[int, str]]:
+    """The plan-index decoding cache of a ladder (shared by the policies that use it)."""
+    hit = _DECODED.get(id(lad))
+    if hit is not None and hit[0] is lad:
+        return hit[1]
+    if len(_DECODED) > 256:
+        _DECODED.clear()
+    plans: dict[int, tuple[int, str]] = {}
+    _DECODED[id(lad)] = (lad, plans)
+    return plans
 
 
 _SIZE_TABLES: dict[int, tuple[object, np.ndarray, int]] = {}

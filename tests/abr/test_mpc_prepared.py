@@ -131,3 +131,24 @@ def test_policy_follows_a_switch_of_implementation_mid_session():
         assert a.rung == b.rung and a.reason == b.reason
         kind = pol._prepared[5]
         assert isinstance(kind, mpc_kernel.PreparedSearch) == (needs_kernel and i != 10)
+
+
+def test_reason_names_the_best_plan_with_its_score_across_cached_decodings():
+    """Plan decodings are cached per ladder; the reason must still name each decision's plan."""
+    rng = np.random.default_rng(11)
+    rates = [3e5, 7.5e5, 1.2e6, 1.85e6, 2.85e6, 4.3e6]
+    sizes = (np.array(rates) * 4 / 8 * rng.uniform(0.8, 1.2, size=(48, 6))).astype(int).tolist()
+    for trial in range(60):
+        pol = RobustMpcPolicy()
+        buf = float(rng.uniform(0, 30))
+        last = int(rng.integers(0, 6))
+        smp = [ThroughputSample(int(rng.integers(50_000, 2_000_000)), 1.0, 0.0)]
+        d = pol.decide(
+            make_ctx(buf, bitrates=rates, index=5, count=48, last=last, samples=smp, sizes=sizes)
+        )
+        pred_bytes = pol.prediction_bps / 8.0
+        dl = (np.array(sizes[5:10], dtype=float) / pred_bytes).tolist()
+        idx, score = brute_force_plan(rates, dl, buf, 4.0, last, formula="exact")
+        plan = [int(c) for c in np.base_repr(idx, 6).rjust(5, "0")]
+        assert d.rung == plan[0], trial
+        assert f"best 5-chunk plan {plan} scores {score:.3f}" in d.reason, (trial, d.reason)
