@@ -74,6 +74,7 @@ FORMULAS = ("pensieve", "exact")
 __all__ = [
     "FORMULAS",
     "Ladder",
+    "best_by_first_rung",
     "best_plan",
     "brute_force_plan",
     "implementation",
@@ -246,6 +247,50 @@ def search(
         return hit
     scorer = _ExactScorer(lad, dl, buffer_s, segment_s, last_rung, pensieve, penalty)
     return _screen_and_score(lad, download_s, scorer, last_wins, sum(slowest))
+
+
+def best_by_first_rung(
+    lad: Ladder,
+    download_s: np.ndarray,
+    buffer_s: float,
+    segment_s: float,
+    last_rung: int,
+    formula: str,
+    penalty: float,
+    rungs: Sequence[int],
+) -> list[float]:
+    """For each first rung in ``rungs``: the best score of the plans that start with it.
+
+    The score of a plan is its first chunk's terms plus the score of the rest from the
+    buffer that chunk leaves, with the first rung as the last one (the QoE_lin terms add
+    up in both formulas), so each rung costs one :func:`search` over ``h - 1`` chunks.
+    Equal to brute force's best per first rung up to rounding (the sum is grouped
+    differently), not bit for bit: for heuristics that re-weigh first rungs (LongMPC's
+    drop-aware first chunk), not for the exact plan choice."""
+    h, n = download_s.shape
+    if h != lad.horizon or n != lad.n:
+        raise ValueError(f"download_s must be ({lad.horizon}, {lad.n}), got {download_s.shape}")
+    if formula not in FORMULAS:
+        raise ValueError(f"formula must be one of {FORMULAS}, got {formula!r}")
+    if not 0 <= last_rung < n:
+        raise ValueError(f"last_rung must be in [0, {n}), got {last_rung}")
+    rates, unit = lad.rates, lad.unit
+    rest = ladder(rates, h - 1, unit) if h > 1 else None
+    tail = np.ascontiguousarray(download_s[1:], dtype=np.float64)
+    out = []
+    for r in rungs:
+        if not 0 <= r < n:
+            raise ValueError(f"rung {r} is not in [0, {n})")
+        d = float(download_s[0, r])
+        stall = d - buffer_s if d > buffer_s else 0.0
+        after = (buffer_s - d if d < buffer_s else 0.0) + segment_s
+        first = (rates[r] - abs(rates[r] - rates[last_rung])) / unit - penalty * stall
+        if rest is None:
+            out.append(first)
+            continue
+        _, score = search(rest, tail, after, segment_s, r, formula, False, penalty)
+        out.append(first + score)
+    return out
 
 
 def kernel_in_use() -> mpc_kernel.Kernel | None:

@@ -152,3 +152,58 @@ def test_reason_names_the_best_plan_with_its_score_across_cached_decodings():
         plan = [int(c) for c in np.base_repr(idx, 6).rjust(5, "0")]
         assert d.rung == plan[0], trial
         assert f"best 5-chunk plan {plan} scores {score:.3f}" in d.reason, (trial, d.reason)
+
+
+@settings(max_examples=200, deadline=None)
+@given(problems())
+def test_best_by_first_rung_matches_brute_force_per_first_rung(p):
+    import itertools
+
+    rates, h = p["rates"], p["h"]
+    n = len(rates)
+    rows = p["table"].shape[0]
+    idx = np.clip(np.arange(p["first"], p["first"] + h), 0, rows - 1)
+    dl = np.ascontiguousarray(p["table"][idx, :n] / p["bytes_per_s"])
+    lad = mpc_search.ladder(rates, h, 1e6)
+    got = mpc_search.best_by_first_rung(
+        lad, dl, p["buffer_s"], p["segment_s"], p["last"], p["formula"], p["penalty"], range(n)
+    )
+    best = [-np.inf] * n
+    for plan in itertools.product(range(n), repeat=h):
+        best[plan[0]] = max(best[plan[0]], _plan_score(rates, dl, plan, p))
+    assert got == pytest.approx(best, rel=1e-9, abs=1e-9)
+    overall = brute_force_plan(
+        rates, dl.tolist(), p["buffer_s"], p["segment_s"], p["last"], formula=p["formula"],
+        rebuffer_penalty=p["penalty"],
+    )[1]  # fmt: skip
+    assert max(got) == pytest.approx(overall, rel=1e-9, abs=1e-9)
+
+
+def _plan_score(rates, dl, plan, p):
+    """One plan's QoE_lin score, Pensieve's loop written out (the reference's terms)."""
+    buf, reb, bsum, ssum, last = p["buffer_s"], 0.0, 0.0, 0.0, p["last"]
+    for k, r in enumerate(plan):
+        d = dl[k, r]
+        if buf < d:
+            reb += d - buf
+            buf = 0.0
+        else:
+            buf -= d
+        buf += p["segment_s"]
+        bsum += rates[r]
+        ssum += abs(rates[r] - rates[last])
+        last = r
+    if p["formula"] == "pensieve":
+        return (bsum / 1e6 - p["penalty"] * reb) - ssum / 1e6
+    return (bsum - ssum) / 1e6 - p["penalty"] * reb
+
+
+def test_best_by_first_rung_bad_input():
+    lad = mpc_search.ladder((1e6, 2e6), 2, 1e6)
+    dl = np.ones((2, 2))
+    with pytest.raises(ValueError, match="rung 2 is not in"):
+        mpc_search.best_by_first_rung(lad, dl, 4.0, 4.0, 0, "exact", 4.3, [2])
+    with pytest.raises(ValueError, match="download_s must be"):
+        mpc_search.best_by_first_rung(lad, np.ones((3, 2)), 4.0, 4.0, 0, "exact", 4.3, [0])
+    with pytest.raises(ValueError, match="last_rung"):
+        mpc_search.best_by_first_rung(lad, dl, 4.0, 4.0, 5, "exact", 4.3, [0])
