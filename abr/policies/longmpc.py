@@ -50,8 +50,11 @@ prediction by ``1 + max(relative error of the last 5 predictions)`` and plans
 
 Everything else is corrected RobustMPC: same horizon, same QoE_lin
 objective, same exact plan search (:mod:`abr.policies.robustmpc`). The
-predictors cost ~12 µs per decision more than RobustMPC's harmonic mean
-(benchmarks/results/policies_speed.md). Tuning and results:
+predictors run compiled where a C compiler existed at install
+(:mod:`abr.estimators.predict_kernel`; the Python estimators otherwise, same
+numbers): ~2.6 µs per decision against ~2.0 for RobustMPC's harmonic mean,
+~21 vs ~18.5 µs per decision in all (pensieve_train, CPU time, shared
+machine; docs/policy-longmpc.md, "Cost"). Tuning and results:
 docs/policy-longmpc.md.
 """
 
