@@ -52,10 +52,10 @@ Everything else is corrected RobustMPC: same horizon, same QoE_lin
 objective, same exact plan search (:mod:`abr.policies.robustmpc`). The
 predictors run compiled where a C compiler existed at install
 (:mod:`abr.estimators.predict_kernel`; the Python estimators otherwise, same
-numbers): ~2.6 µs per decision against ~2.0 for RobustMPC's harmonic mean,
-~21 vs ~18.5 µs per decision in all (pensieve_train, CPU time, shared
-machine; docs/policy-longmpc.md, "Cost"). Tuning and results:
-docs/policy-longmpc.md.
+numbers): ~2.4 µs per decision against ~1.9 for RobustMPC's harmonic mean
+(12.4 with the Python estimators), ~13 vs ~11 µs per decision in all
+(pensieve_train, CPU time, quiet machine; docs/policy-longmpc.md, "Cost").
+Tuning and results: docs/policy-longmpc.md.
 """
 
 from __future__ import annotations
