@@ -39,7 +39,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define LM_ABI 2
+#define LM_ABI 3
 #define LM_MAX_K 8
 #define LM_MAX_LEN 65536  /* windows, selection_window, max_window */
 #define LM_MAX_ERRWIN 1024  /* error_window (the errors are insertion-sorted) */
@@ -70,6 +70,11 @@ enum {
     P_SHORT,
     P_WEIGHT,
     P_MIN_SECONDS,
+    P_DEEP_SPAN,
+    P_DEEP_FRESH,
+    P_DEEP_UP,
+    P_DEEP_DOWN,
+    P_DROP_MIN,
     LM_NPARAMS
 };
 
@@ -85,9 +90,13 @@ typedef struct {
     double risky;      /* 1: the adaptive planning risk is on */
     double nerrs;      /* errors the last discount used */
     double weight;     /* discount weight (Python may set it before each call) */
+    double deep;       /* 1: the deep-link risk is on (risky and highest >= span x lowest) */
+    double low;        /* the session's lowest mature stretch level (INFINITY: none yet) */
+    double just_dropped; /* 1: the last sample started a stretch by a downward shift */
     /* settings */
     int k, windows[LM_MAX_K], log_score, over, shift, fresh_n, warmup, risk, risk_min, short_win;
-    int risk_fresh;
+    int risk_fresh, deep_fresh, drop_min;
+    double deep_span, deep_up, deep_down, high;
     double min_seconds; /* shorter downloads are no sample (abr.estimators.ewma.MIN_SECONDS) */
     double margin, threshold, fresh_up, fresh_down, risk_ratio, risk_up, risk_down, quantile;
     /* selector (values, stretch: rings of reciprocals 1.0 / sample) */
@@ -132,7 +141,9 @@ static long long configure(lm_state *s, const double *p, int np) {
     if (!as_int(p[P_FRESH_N], 0, INT32_MAX, &s->fresh_n) ||
         !as_int(p[P_WARMUP], 0, INT32_MAX, &s->warmup) ||
         !as_int(p[P_RISK_MIN], 0, INT32_MAX, &s->risk_min) ||
-        !as_int(p[P_SHORT], 1, INT32_MAX, &s->short_win))
+        !as_int(p[P_SHORT], 1, INT32_MAX, &s->short_win) ||
+        !as_int(p[P_DEEP_FRESH], 0, 1, &s->deep_fresh) ||
+        !as_int(p[P_DROP_MIN], 1, INT32_MAX, &s->drop_min))
         return -1;
     if (s->risk && (!s->shift || s->k < 2)) return -1;
     s->margin = p[P_MARGIN];
@@ -145,6 +156,10 @@ static long long configure(lm_state *s, const double *p, int np) {
     s->quantile = p[P_QUANTILE];
     s->weight = p[P_WEIGHT];
     s->min_seconds = p[P_MIN_SECONDS];
+    s->deep_span = p[P_DEEP_SPAN];
+    s->deep_up = p[P_DEEP_UP];
+    s->deep_down = p[P_DEEP_DOWN];
+    if (!(s->deep_span >= 0.0)) return -1;
     if (!(s->quantile >= 0.0 && s->quantile <= 1.0)) return -1;
     s->values = (ring){maxw, 0, 0};
     s->scores = (ring){selwin, 0, 0};
@@ -178,6 +193,7 @@ int abrkit_longmpc_init(void *st, long long size, const double *params, int npar
     configure(s, params, nparams);
     s->prediction = -1.0;
     s->last_up = 1; /* the start counts as an upward shift */
+    s->low = INFINITY;
     return 0;
 }
 
@@ -333,10 +349,20 @@ double abrkit_longmpc_add(void *st, double bytes, double seconds) {
     int ready = s->shift && s->n >= s->warmup;
     if (ready) s->settled = 1;
     int has = ready ? s->stretch.len > 0 : s->has_preds;
+    if (ready && s->stretch.len > 0) {
+        /* the session's highest stretch level and lowest mature one (repeating this
+           without a new sample changes nothing) */
+        if (s->mean > s->high) s->high = s->mean;
+        if (s->stretch.len >= s->drop_min && s->mean < s->low) s->low = s->mean;
+    }
+    s->just_dropped = (ready && !s->last_up && s->stretch_errors == 0) ? 1.0 : 0.0;
     if (s->risk) {
         double t0 = s->totals[0];
         double ratio = t0 > 0.0 ? s->totals[1] / t0 : INFINITY;
         s->risky = (s->scores.len >= s->risk_min && ratio < s->risk_ratio) ? 1.0 : 0.0;
+        s->deep = (s->risky != 0.0 && s->deep_span > 0.0 && s->high >= s->deep_span * s->low)
+                      ? 1.0
+                      : 0.0;
     }
     if (!has) {
         s->prediction = -1.0;
@@ -354,7 +380,9 @@ double abrkit_longmpc_add(void *st, double bytes, double seconds) {
         memcpy(srt, s->data + s->o_lsorted, (size_t)n * sizeof(double));
         if (s->stretch_errors < s->fresh_n) {
             double f;
-            if (s->risky != 0.0 && s->risk_fresh)
+            if (s->deep != 0.0 && s->deep_fresh)
+                f = s->last_up ? s->deep_up : s->deep_down;
+            else if (s->risky != 0.0 && s->risk_fresh)
                 f = s->last_up ? s->risk_up : s->risk_down;
             else
                 f = s->last_up ? s->fresh_up : s->fresh_down;

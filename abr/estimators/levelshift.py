@@ -240,6 +240,12 @@ class LevelShiftHarmonic:
         return self._n >= self.warmup and not self.frequent
 
     @property
+    def just_dropped(self) -> bool:
+        """The last sample started a stretch by a downward shift (no error recorded since):
+        the new level is one, often mixed, sample old."""
+        return not self._last_up and self._stretch_errors == 0
+
+    @property
     def stretch_length(self) -> int:
         """Samples in the current stretch (capped at ``max_window``)."""
         return len(self._stretch)

@@ -39,11 +39,11 @@ __all__ = [
 ]
 
 #: the interface version this module speaks (``abrkit_longmpc_predict_abi()``)
-ABI = 2
+ABI = 3
 #: the library the build hook compiles the C file into (with the MPC search)
 LIBRARY = Path(__file__).parents[1] / "policies" / "_mpc_kernel.so"
 MAX_WINDOWS = 8  # candidate windows of the selector
-_NPARAMS = 31  # the C file's LM_NPARAMS
+_NPARAMS = 36  # the C file's LM_NPARAMS
 
 
 class CompiledPredictor:
@@ -54,7 +54,9 @@ class CompiledPredictor:
     none, only the discount is recomputed) and get the discounted prediction, or -1.0
     before any. ``out``:
     doubles [prediction (-1: none), weighted max error, risky (1.0 / 0.0), number of
-    errors] after the last step, then the discount weight (``out[4] = w`` sets it).
+    errors] after the last step, then the discount weight (``out[4] = w`` sets it), then
+    [deep (1.0 / 0.0), the session's lowest mature stretch level (inf: none yet), just
+    dropped (1.0: the last sample started a stretch by a downward shift)].
     """
 
     __slots__ = ("_cbuf", "_errors_fn", "address", "buffer", "out", "step")
@@ -194,6 +196,9 @@ def compiled_predictor(
     risk_min_samples: int,
     risk_ratio: float,
     risk_fresh: tuple[float, float] | None,
+    deep_span: float,
+    deep_fresh: tuple[float, float] | None,
+    drop_min_samples: int,
     error_quantile: float,
     short_error_window: int,
     discount_weight: float | None,
@@ -204,8 +209,10 @@ def compiled_predictor(
     ``level_shift``: a :class:`~abr.estimators.levelshift.LevelShiftHarmonic` (confirm
     1, discount "pred", guard off) predicts once ``warmup`` samples were seen; ``risk``:
     the adaptive planning risk (needs ``level_shift`` and two windows), ``risk_fresh``
-    its (up, down) fresh errors or None; the discount is longmpc's, ``discount_weight``
-    None: set per call in ``out[4]``.
+    its (up, down) fresh errors or None; ``deep_span`` (0: off) and ``deep_fresh``: the
+    deep-link risk and its fresh errors (or None), ``drop_min_samples``: the stretch age
+    from which a level counts as the lowest; the discount is longmpc's,
+    ``discount_weight`` None: set per call in ``out[4]``.
     """
     kernel = _kernel
     if kernel is None:
@@ -244,6 +251,11 @@ def compiled_predictor(
         float(min(short_error_window, 2**31 - 1)),
         1.0 if discount_weight is None else float(discount_weight),
         MIN_SECONDS,
+        float(deep_span),
+        float(deep_fresh is not None),
+        float(deep_fresh[0]) if deep_fresh is not None else 0.0,
+        float(deep_fresh[1]) if deep_fresh is not None else 0.0,
+        float(min(drop_min_samples, 2**31 - 1)),
     ]
     if len(params) != _NPARAMS or not all(math.isfinite(p) for p in params):
         return None, "python (settings outside the compiled predictor's range)"

@@ -47,6 +47,24 @@ prediction by ``1 + max(relative error of the last 5 predictions)`` and plans
    rebuffer penalty 4.9, a 1.5-segment reserve and a fresh-stretch error of
    0.5 instead of 4.3, 1 and 0.75 (more trust in a young stretch, more
    buffer kept against it).
+6. *Deep drops and the chunk caught by one.* FCC-like links switch between
+   levels far apart (e.g. ~1.5 Mbps for a minute, then ~22 Mbps): a chunk
+   planned at the high level and caught by the drop stalls for tens of
+   seconds, and the first sample after a drop mixes the two levels, so the
+   next chunk is still planned too high. LongMPC keeps the session's highest
+   stretch level and its lowest mature one (stretches of at least
+   ``drop_min_samples`` = 10 samples). Right after a downward shift on an
+   FCC-like link (``drop_prob`` 0.5) the first chunk's rung r is charged
+   ``penalty × 0.5 × max(0, size_r / lowest level − buffer)``, the stall if
+   the link came down to the lowest level seen, and the plan's first rung is
+   the best of (best plan score starting with r − that charge)
+   (:func:`abr.policies.mpc_search.best_by_first_rung`; rungs downward from
+   the plan's to the first that cannot stall, on ~0.2–0.7 % of the FCC
+   sets' decisions). While the highest level is at least ``deep_span`` = 8 ×
+   the lowest ("deep" links), a young stretch after a downward shift gets an
+   error of 0.2 instead of 0.5 (the drop is guarded by the charge above, so
+   the new low level can be trusted) and plans use a rebuffer penalty of
+   4.8.
 
 Everything else is corrected RobustMPC: same horizon, same QoE_lin
 objective, same exact plan search (:mod:`abr.policies.robustmpc`). The
@@ -60,6 +78,7 @@ Tuning and results: docs/policy-longmpc.md.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..base import AbrContext
@@ -71,6 +90,7 @@ from ..estimators.selector import SelectedHarmonic
 from ._common import check_config
 from .longmpc_setup import shared_setup
 from .mpc_dp import dp_plan
+from .mpc_search import best_by_first_rung
 from .robustmpc import FORMULAS, RobustMpcConfig, RobustMpcPolicy
 
 __all__ = ["PLANNERS", "PREDICTORS", "LongMpcConfig", "LongMpcPolicy"]
@@ -143,6 +163,20 @@ class LongMpcConfig:
         None: ``shift_fresh_error``).
     risk_fresh_error_down: the same after a downward shift (None: as ``risk_fresh_error``,
         or ``shift_fresh_error_down`` when both are None).
+    drop_prob: drop-aware first chunk ("levelshift" with risk on, "enum" planner; 0 =
+        off): right after a downward shift on an FCC-like link, the first chunk's rung r
+        is charged ``rebuffer_penalty × drop_prob × max(0, size_r / lowest level −
+        buffer)`` and the first rung is the best of (best plan score starting with r −
+        charge) (0.5).
+    drop_min_samples: samples a stretch needs before its level counts as the session's
+        lowest (10).
+    deep_span: deep-link risk (0 = off): while the link is FCC-like and the session's
+        highest stretch level is at least this × its lowest, ``deep_*`` replace the
+        ``risk_*`` settings below (8.0).
+    deep_fresh_error_down: fresh-stretch error after a downward shift on a deep link
+        (0.2; None: as on an FCC-like link).
+    deep_rebuffer_penalty: rebuffer penalty of plans on a deep link (4.8; None: as on an
+        FCC-like link).
     """
 
     horizon: int = 5
@@ -177,6 +211,11 @@ class LongMpcConfig:
     risk_reserve_segments: float | None = 1.5
     risk_fresh_error: float | None = 0.5
     risk_fresh_error_down: float | None = None
+    drop_prob: float = 0.5
+    drop_min_samples: int = 10
+    deep_span: float = 8.0
+    deep_fresh_error_down: float | None = 0.2
+    deep_rebuffer_penalty: float | None = 4.8
 
     def __post_init__(self) -> None:
         if isinstance(self.predictor_windows, list):  # from JSON
@@ -242,12 +281,23 @@ class LongMpcConfig:
             "risk_reserve_segments",
             "risk_fresh_error",
             "risk_fresh_error_down",
+            "deep_fresh_error_down",
+            "deep_rebuffer_penalty",
         ):
             v = getattr(self, name)
             if v is not None and not (
                 isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0.0
             ):
                 raise PolicyConfigError(f"LongMpcConfig.{name} must be None or >= 0, got {v!r}")
+        for name in ("drop_prob", "deep_span"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= v < 1e9):
+                raise PolicyConfigError(f"LongMpcConfig.{name} must be a number >= 0, got {v!r}")
+        m = self.drop_min_samples
+        if not isinstance(m, int) or isinstance(m, bool) or not 1 <= m < 2**31:
+            raise PolicyConfigError(
+                f"LongMpcConfig.drop_min_samples must be an int >= 1, got {m!r}"
+            )
 
     @property
     def risk_on(self) -> bool:
@@ -310,6 +360,12 @@ class LongMpcPolicy(RobustMpcPolicy):
         self._base_mpc = setup.base_mpc
         self._risk_mpc = setup.risk_mpc
         self._risk_fresh = setup.risk_fresh
+        self._deep_mpc = setup.deep_mpc
+        self._deep_fresh = setup.deep_fresh
+        self._deep = False  # deep-link risk: risky, and the levels seen span deep_span
+        # the session's highest stretch level and lowest mature one (Python predictor)
+        self._high = 0.0
+        self._low = math.inf
         #: which predictor runs: "compiled (...)" or "python (why not the compiled one)"
         self.predictor_implementation = setup.implementation
         self._kpred: predict_kernel.CompiledPredictor | None = None
@@ -359,8 +415,14 @@ class LongMpcPolicy(RobustMpcPolicy):
         if risk:
             if out[2]:
                 self._risky = True
-                self.config = self._risk_mpc
+                if out[5]:
+                    self._deep = True
+                    self.config = self._deep_mpc
+                else:
+                    self._deep = False
+                    self.config = self._risk_mpc
             else:
+                self._deep = False
                 self._risky = False
                 self.config = self._base_mpc
         if pred < 0.0:
@@ -386,6 +448,13 @@ class LongMpcPolicy(RobustMpcPolicy):
                         sel.add(bps)
                     if ls is not None:
                         ls.add(bps)
+                        if ls.ready:  # the highest and lowest mature stretch levels
+                            level = ls.prediction()
+                            assert level is not None
+                            if level > self._high:
+                                self._high = level
+                            if ls.stretch_length >= cfg.drop_min_samples and level < self._low:
+                                self._low = level
             ready = ls is not None and ls.ready
             if ready and ls.guard_off:
                 self._shift_settled = True
@@ -395,9 +464,17 @@ class LongMpcPolicy(RobustMpcPolicy):
                 self._risky = (
                     sel.scored >= cfg.risk_min_samples and sel.score_ratio() < cfg.risk_ratio
                 )
-                self.config = self._risk_mpc if self._risky else self._base_mpc
+                self._deep = (
+                    self._risky and cfg.deep_span > 0.0 and self._high >= cfg.deep_span * self._low
+                )
+                if self._deep:
+                    self.config = self._deep_mpc
+                else:
+                    self.config = self._risk_mpc if self._risky else self._base_mpc
             if pred is not None:
-                if src is ls and self._risky and self._risk_fresh is not None:
+                if src is ls and self._deep and self._deep_fresh is not None:
+                    self._errors = ls.errors(self._deep_fresh)
+                elif src is ls and self._risky and self._risk_fresh is not None:
                     self._errors = ls.errors(self._risk_fresh)
                 else:
                     self._errors = src.errors()
@@ -440,7 +517,12 @@ class LongMpcPolicy(RobustMpcPolicy):
     ) -> tuple[int, str]:
         cfg = self.long_config
         if cfg.planner == "enum":
-            return super()._plan(ctx, h, n, last, prediction, buffer_s)
+            rung, note = super()._plan(ctx, h, n, last, prediction, buffer_s)
+            if rung > 0 and self._risky and cfg.drop_prob > 0.0:
+                drop = self._drop_levels()
+                if drop is not None:
+                    return self._drop_aware(ctx, rung, note, last, prediction, buffer_s, *drop)
+            return rung, note
         # the base class capped h at its (enumeration) horizon: plan the DP's own
         h = min(cfg.horizon, ctx.segment_count - ctx.segment_index)
         dl = self._download_times(ctx, h, n, prediction / 8.0)
@@ -458,3 +540,72 @@ class LongMpcPolicy(RobustMpcPolicy):
             terminal_value=cfg.terminal_value,
         )
         return rung, f"DP over {h} chunks: first rung {rung} scores {score:.3f}"
+
+    def _drop_levels(self) -> tuple[float, float] | None:
+        """(lowest mature stretch level, current level) right after a downward shift to
+        a level still above the lowest seen; else None."""
+        k = self._kernel
+        if k is not None:
+            out = k[2]
+            if not out[7]:
+                return None
+            low, level = out[6], out[0]
+        else:
+            ls = self._shift
+            if ls is None or not (ls.ready and ls.just_dropped):
+                return None
+            low, level = self._low, ls.prediction()
+        if level is None or not (math.isfinite(low) and low < level):
+            return None
+        return low, level
+
+    def _drop_aware(
+        self,
+        ctx: AbrContext,
+        rung: int,
+        note: str,
+        last: int,
+        prediction: float,
+        buffer_s: float,
+        low: float,
+        level: float,
+    ) -> tuple[int, str]:
+        """The drop-aware first chunk (``drop_prob``): each first rung r from the plan's
+        down to the first that cannot stall is charged ``penalty × drop_prob × max(0,
+        size_r / low − buffer)`` (the stall if the link came down to the lowest level
+        seen) and the best of (best plan score starting with r − charge) wins; ties keep
+        the higher rung."""
+        assert self._ladder_key is not None  # set by the plan just made
+        lad = self._ladder_key[3]
+        mpc = self.config
+        weight = mpc.rebuffer_penalty * self.long_config.drop_prob
+        index, buf = ctx.segment_index, ctx.buffer_s
+
+        def charge(r: int) -> float:
+            stall = 8.0 * ctx.segment_bytes(index, r) / low - buf
+            return weight * stall if stall > 0.0 else 0.0
+
+        charges = [charge(rung)]
+        if charges[0] <= 0.0:
+            return rung, note
+        rungs = [rung]
+        for r in range(rung - 1, -1, -1):
+            rungs.append(r)
+            charges.append(charge(r))
+            if charges[-1] <= 0.0:
+                break
+        dl = self._download_times(ctx, lad.horizon, lad.n, prediction / 8.0)
+        scores = best_by_first_rung(
+            lad, dl, buffer_s, ctx.segment_duration_s, last, mpc.score_order,
+            mpc.rebuffer_penalty, rungs,
+        )  # fmt: skip
+        best_r, best = rung, scores[0] - charges[0]
+        for r, sc, c in zip(rungs[1:], scores[1:], charges[1:], strict=True):
+            if sc - c > best:
+                best_r, best = r, sc - c
+        if best_r == rung:
+            return rung, note
+        return best_r, (
+            f"{note}; drop-aware: rung {best_r} (a drop from {level / 1e6:.2f} to the lowest"
+            f" level seen, {low / 1e6:.2f} Mbps, would stall rung {rung})"
+        )

@@ -30,6 +30,8 @@ class Setup(NamedTuple):
     base_mpc: RobustMpcConfig
     risk_mpc: RobustMpcConfig  # the plan settings while the link looks FCC-like
     risk_fresh: tuple[float, float] | None  # (up, down) fresh errors while risky
+    deep_mpc: RobustMpcConfig  # the plan settings on a deep FCC-like link
+    deep_fresh: tuple[float, float] | None  # (up, down) fresh errors on a deep link
     template: predict_kernel.PredictorTemplate | None  # None: the Python predictor
     implementation: str
 
@@ -58,6 +60,13 @@ def shared_setup(cfg: LongMpcConfig) -> Setup:
         if down is None:
             down = cfg.shift_fresh_error
         risk_fresh = (up, down)
+    deep_mpc, deep_fresh = risk_mpc, None
+    if cfg.risk_on and cfg.deep_span > 0.0:
+        if cfg.deep_rebuffer_penalty is not None:
+            deep_mpc = replace(base, rebuffer_penalty=cfg.deep_rebuffer_penalty)
+        if cfg.deep_fresh_error_down is not None:  # up: as on an FCC-like link
+            up = risk_fresh[0] if risk_fresh is not None else cfg.shift_fresh_error
+            deep_fresh = (up, cfg.deep_fresh_error_down)
     template, why = None, "python (predictor 'hm')"
     if cfg.predictor != "hm":
         ls = cfg.level_shift() if cfg.predictor == "levelshift" else None
@@ -80,11 +89,14 @@ def shared_setup(cfg: LongMpcConfig) -> Setup:
             risk_min_samples=cfg.risk_min_samples,
             risk_ratio=cfg.risk_ratio,
             risk_fresh=risk_fresh,
+            deep_span=cfg.deep_span if cfg.risk_on else 0.0,
+            deep_fresh=deep_fresh,
+            drop_min_samples=cfg.drop_min_samples,
             error_quantile=cfg.error_quantile,
             short_error_window=cfg.short_error_window,
             discount_weight=cfg.discount_weight,
         )
-    setup = Setup(cfg, kernel, base, risk_mpc, risk_fresh, template, why)
+    setup = Setup(cfg, kernel, base, risk_mpc, risk_fresh, deep_mpc, deep_fresh, template, why)
     if len(_SETUPS) > 256:
         _SETUPS.clear()
     _SETUPS[id(cfg)] = setup

@@ -179,6 +179,11 @@ def configs(draw):
         "risk_min_samples": draw(st.integers(1, 12)),
         "risk_fresh_error": draw(st.none() | st.floats(0.0, 2.0)),
         "risk_fresh_error_down": draw(st.none() | st.floats(0.0, 2.0)),
+        "drop_prob": draw(st.sampled_from((0.0, 0.5)) | st.floats(0.0, 2.0)),
+        "drop_min_samples": draw(st.integers(1, 25)),
+        "deep_span": draw(st.sampled_from((0.0, 8.0, 1.0)) | st.floats(0.0, 30.0)),
+        "deep_fresh_error_down": draw(st.none() | st.floats(0.0, 2.0)),
+        "deep_rebuffer_penalty": draw(st.none() | st.floats(0.0, 10.0)),
     }
     if k < 2:
         kw["risk_ratio"] = 0.0
@@ -226,6 +231,8 @@ def _facts(p: LongMpcPolicy, pred: float | None) -> tuple:
         bits(p.prediction_bps),
         bits(p._max_error),
         p._risky,
+        p._deep,
+        p._drop_levels(),
         p.config,
         bits(p._last_prediction),
         [bits(e) for e in p._errors],
