@@ -32,6 +32,7 @@ class Setup(NamedTuple):
     risk_fresh: tuple[float, float] | None  # (up, down) fresh errors while risky
     deep_mpc: RobustMpcConfig  # the plan settings on a deep FCC-like link
     deep_fresh: tuple[float, float] | None  # (up, down) fresh errors on a deep link
+    held_notes: tuple[str, str]  # [risky]: the decision reason's note on the reserve
     template: predict_kernel.PredictorTemplate | None  # None: the Python predictor
     implementation: str
 
@@ -96,7 +97,16 @@ def shared_setup(cfg: LongMpcConfig) -> Setup:
             short_error_window=cfg.short_error_window,
             discount_weight=cfg.discount_weight,
         )
-    setup = Setup(cfg, kernel, base, risk_mpc, risk_fresh, deep_mpc, deep_fresh, template, why)
+    risk_reserve = cfg.reserve_segments
+    if cfg.risk_on and cfg.risk_reserve_segments is not None:
+        risk_reserve = cfg.risk_reserve_segments
+    held_notes = (
+        f" (planned with {cfg.reserve_segments:g} segment(s) of buffer held back)",
+        f" (planned with {risk_reserve:g} segment(s) of buffer held back)",
+    )
+    setup = Setup(
+        cfg, kernel, base, risk_mpc, risk_fresh, deep_mpc, deep_fresh, held_notes, template, why
+    )
     if len(_SETUPS) > 256:
         _SETUPS.clear()
     _SETUPS[id(cfg)] = setup

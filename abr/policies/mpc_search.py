@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -335,6 +336,25 @@ def prepare_table_search(
     if formula not in FORMULAS:
         raise ValueError(f"formula must be one of {FORMULAS}, got {formula!r}")
     kernel = _kernel
+    # one per thread (a prepared search's struct is written per call and ctypes releases
+    # the GIL during it), ladder, table and rule; sessions come and go, these stay
+    key = (threading.get_ident(), id(lad), id(table), formula, last_wins, id(kernel))
+    hit = _PREPARED.get(key)
+    if hit is not None and hit[0] is lad and hit[1] is table:
+        return hit[2]
+    if len(_PREPARED) > 512:
+        _PREPARED.clear()
+    made = _prepare(kernel, lad, table, formula, last_wins)
+    _PREPARED[key] = (lad, table, made)
+    return made
+
+
+_PREPARED: dict[tuple, tuple[Ladder, np.ndarray, object]] = {}
+
+
+def _prepare(
+    kernel: mpc_kernel.Kernel | None, lad: Ladder, table: np.ndarray, formula: str, last_wins: bool
+) -> mpc_kernel.PreparedSearch | _NumpyTableSearch:
     h, n = lad.horizon, lad.n
     if (
         kernel is not None
