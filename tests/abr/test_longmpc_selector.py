@@ -171,10 +171,12 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "traces"
 
 def test_guard_adaptive_predictor_on_fcc_hd():
     # sabre_hd_fs traces 7, 57, 107, ... (20, none of them in the tuning subset, which was
-    # every 5th trace from 0), bbb4k, sabre preset. Measured (2026-11-21), QoE_lin / mean
-    # rebuffer ratio: default (predictor "levelshift", adaptive planning risk) 3053.7 /
-    # 0.214 (risk off: 3026.4 / 0.217); "select" 2966.1 / 0.230; "hm" 2775.4 / 0.188;
-    # RobustMPC 2912.3 / 0.220 (whole set: benchmarks/results/policy_eval.md).
+    # every 5th trace from 0), bbb4k, sabre preset. Measured (2026-11-21, HEAD 56b547b),
+    # QoE_lin / mean rebuffer ratio: default (predictor "levelshift", adaptive planning
+    # risk, drop-aware first chunk, deep-link risk) 3085.8 / 0.211 (drop_prob 0, deep_span
+    # 0, the default before 56b547b: 3053.7 / 0.214; risk off: 3026.4 / 0.217); "select"
+    # 2966.1 / 0.230; "hm" 2775.4 / 0.188; RobustMPC 2912.3 / 0.220 (whole set:
+    # benchmarks/results/policy_eval.md; the new levers: tests/abr/test_longmpc_drop.py).
     assert SHARED.is_dir(), f"../shared beside the repository is required: {SHARED} is missing"
     traces = traces_mod.load_trace_dir(SHARED / "sabre_hd_fs")[7::50]
     video = video_mod.load_sabre_movie(SHARED / "sabre_movies" / "bbb4k.json")
