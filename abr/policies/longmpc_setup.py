@@ -101,8 +101,8 @@ def shared_setup(cfg: LongMpcConfig) -> Setup:
     if cfg.risk_on and cfg.risk_reserve_segments is not None:
         risk_reserve = cfg.risk_reserve_segments
     held_notes = (
-        f" (planned with {cfg.reserve_segments:g} segment(s) of buffer held back)",
-        f" (planned with {risk_reserve:g} segment(s) of buffer held back)",
+        f" (planned with a reserve of {cfg.reserve_segments:g} segment(s) held back)",
+        f" (planned with a reserve of {risk_reserve:g} segment(s) held back)",
     )
     setup = Setup(
         cfg, kernel, base, risk_mpc, risk_fresh, deep_mpc, deep_fresh, held_notes, template, why
