@@ -39,7 +39,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define LM_ABI 3
+#define LM_ABI 4
 #define LM_MAX_K 8
 #define LM_MAX_LEN 65536  /* windows, selection_window, max_window */
 #define LM_MAX_ERRWIN 1024  /* error_window (the errors are insertion-sorted) */
@@ -75,6 +75,11 @@ enum {
     P_DEEP_UP,
     P_DEEP_DOWN,
     P_DROP_MIN,
+    P_RESERVE,
+    P_RISK_RESERVE,
+    P_PENALTY,
+    P_RISK_PENALTY,
+    P_DEEP_PENALTY,
     LM_NPARAMS
 };
 
@@ -93,10 +98,15 @@ typedef struct {
     double deep;       /* 1: the deep-link risk is on (risky and highest >= span x lowest) */
     double low;        /* the session's lowest mature stretch level (INFINITY: none yet) */
     double just_dropped; /* 1: the last sample started a stretch by a downward shift */
+    double plan_buffer;  /* abrkit_longmpc_decide: the buffer the plan started from */
+    double plan_status;  /* abrkit_longmpc_decide: 0 planned, -1 rejected, 1 no plan */
+    /* abrkit_longmpc_decide_in's arguments, written by Python before the call */
+    double in_bytes, in_seconds, in_buffer, in_segment;
     /* settings */
     int k, windows[LM_MAX_K], log_score, over, shift, fresh_n, warmup, risk, risk_min, short_win;
     int risk_fresh, deep_fresh, drop_min;
     double deep_span, deep_up, deep_down, high;
+    double reserve[2], penalty[3]; /* [risky], [0 plain, 1 risky, 2 deep]: the plan's */
     double min_seconds; /* shorter downloads are no sample (abr.estimators.ewma.MIN_SECONDS) */
     double margin, threshold, fresh_up, fresh_down, risk_ratio, risk_up, risk_down, quantile;
     /* selector (values, stretch: rings of reciprocals 1.0 / sample) */
@@ -159,6 +169,11 @@ static long long configure(lm_state *s, const double *p, int np) {
     s->deep_span = p[P_DEEP_SPAN];
     s->deep_up = p[P_DEEP_UP];
     s->deep_down = p[P_DEEP_DOWN];
+    s->reserve[0] = p[P_RESERVE];
+    s->reserve[1] = p[P_RISK_RESERVE];
+    s->penalty[0] = p[P_PENALTY];
+    s->penalty[1] = p[P_RISK_PENALTY];
+    s->penalty[2] = p[P_DEEP_PENALTY];
     if (!(s->deep_span >= 0.0)) return -1;
     if (!(s->quantile >= 0.0 && s->quantile <= 1.0)) return -1;
     s->values = (ring){maxw, 0, 0};
@@ -424,4 +439,42 @@ int abrkit_longmpc_errors(const void *st, double *dst, int cap) {
     if (n > cap) n = cap;
     memcpy(dst, s->data + s->o_errs, (size_t)n * sizeof(double));
     return n;
+}
+
+/* the MPC search of abr/policies/_mpc_kernel.c, through its argument struct */
+typedef struct abrkit_mpc_args abrkit_mpc_args;
+int abrkit_mpc_search_args_at(abrkit_mpc_args *a, double bytes_per_s, double buffer_s,
+                              double penalty);
+
+/* One longmpc decision's numbers in one call: abrkit_longmpc_add, then (when there is a
+   positive prediction) the plan search in args (whose ladder, table, first row, segment
+   duration and last rung the caller has set) at the discounted prediction / 8 bytes per
+   second, from buffer_s minus the reserve of the current risk (floored at 0, as
+   LongMpcPolicy._plan_buffer_s) with the rebuffer penalty of the current risk.
+   plan_status: 0 planned (answer in args), -1 the search rejected its arguments, 1 no
+   plan (no prediction). Returns the discounted prediction (-1: none). */
+double abrkit_longmpc_decide(void *st, abrkit_mpc_args *args, double bytes, double seconds,
+                             double buffer_s, double segment_s) {
+    lm_state *s = (lm_state *)st;
+    double pred = abrkit_longmpc_add(st, bytes, seconds);
+    if (!(pred > 0.0)) {
+        s->plan_status = 1.0;
+        return pred;
+    }
+    int risky = s->risky != 0.0;
+    int mode = risky ? (s->deep != 0.0 ? 2 : 1) : 0;
+    double b = buffer_s - s->reserve[risky] * segment_s;
+    if (!(b > 0.0)) b = 0.0;
+    s->plan_buffer = b;
+    s->plan_status = abrkit_mpc_search_args_at(args, pred / 8.0, b, s->penalty[mode]) ? -1.0 : 0.0;
+    return pred;
+}
+
+/* abrkit_longmpc_decide with its four numbers read from the state (in_bytes,
+   in_seconds, in_buffer, in_segment, written by the caller): two pointer arguments,
+   which ctypes passes without per-call conversion (~0.3 us instead of ~2 us). */
+double abrkit_longmpc_decide_in(void *st, abrkit_mpc_args *args) {
+    lm_state *s = (lm_state *)st;
+    return abrkit_longmpc_decide(st, args, s->in_bytes, s->in_seconds, s->in_buffer,
+                                 s->in_segment);
 }

@@ -39,11 +39,11 @@ __all__ = [
 ]
 
 #: the interface version this module speaks (``abrkit_longmpc_predict_abi()``)
-ABI = 3
+ABI = 4
 #: the library the build hook compiles the C file into (with the MPC search)
 LIBRARY = Path(__file__).parents[1] / "policies" / "_mpc_kernel.so"
 MAX_WINDOWS = 8  # candidate windows of the selector
-_NPARAMS = 36  # the C file's LM_NPARAMS
+_NPARAMS = 41  # the C file's LM_NPARAMS
 
 
 class CompiledPredictor:
@@ -56,10 +56,25 @@ class CompiledPredictor:
     doubles [prediction (-1: none), weighted max error, risky (1.0 / 0.0), number of
     errors] after the last step, then the discount weight (``out[4] = w`` sets it), then
     [deep (1.0 / 0.0), the session's lowest mature stretch level (inf: none yet), just
-    dropped (1.0: the last sample started a stretch by a downward shift)].
+    dropped (1.0: the last sample started a stretch by a downward shift)], then
+    [plan buffer, plan status] of the last ``decide`` (see :attr:`decide`), then the four
+    inputs of ``decide_in`` [bytes, seconds, buffer_s, segment_s] (``out[10:14]``).
+
+    ``decide(address, search, bytes, seconds, buffer_s, segment_s)``: ``step``, then
+    the plan search through ``search`` (a ``byref`` of the struct of an
+    :class:`~abr.policies.mpc_kernel.PreparedSearch` whose first row, segment duration
+    and last rung are set) at the discounted prediction, from ``buffer_s`` minus the
+    reserve of the current risk, with its rebuffer penalty; plan status 0: the answer is
+    in the struct, -1: the search rejected its arguments, 1: no prediction, no plan.
+    ``decide_in(state, search)``: the same with the four numbers taken from ``out[10:14]``
+    and ``state`` the pre-made ``c_void_p`` :attr:`state` (no per-call argument
+    conversion: ~0.3 µs against ~2 µs).
     """
 
-    __slots__ = ("_cbuf", "_errors_fn", "address", "buffer", "out", "step")
+    __slots__ = (
+        "_cbuf", "_errors_fn", "address", "buffer", "decide", "decide_in", "out", "state",
+        "step",
+    )  # fmt: skip
 
     def __init__(self, kernel: PredictKernel, state: bytes) -> None:
         self.buffer = bytearray(state)
@@ -69,6 +84,9 @@ class CompiledPredictor:
             raise ValueError("the compiled longmpc predictor's state is misaligned")
         self.out = memoryview(self.buffer).cast("d")
         self.step: Callable[[int, float, float], float] = kernel.add
+        self.decide: Callable[..., float] = kernel.decide
+        self.decide_in: Callable[..., float] = kernel.decide_in
+        self.state = ctypes.c_void_p(self.address)
         self._errors_fn = kernel.errors
 
     def prediction(self) -> float | None:
@@ -102,7 +120,7 @@ class PredictorTemplate:
 class PredictKernel:
     """The C entry points (``abrkit_longmpc_*``) of the loaded library."""
 
-    __slots__ = ("add", "errors", "init", "size")
+    __slots__ = ("add", "decide", "decide_in", "errors", "init", "size")
 
     def __init__(self, lib: ctypes.CDLL) -> None:
         # a PyDLL's calls keep the GIL: cheaper for this short a function (each policy
@@ -114,6 +132,11 @@ class PredictKernel:
         self.init.restype, self.init.argtypes = i, [vp, ll, vp, i]
         self.add = lib.abrkit_longmpc_add
         self.add.restype, self.add.argtypes = d, [vp, d, d]
+        self.decide = lib.abrkit_longmpc_decide
+        self.decide.restype, self.decide.argtypes = d, [vp, vp, d, d, d, d]
+        self.decide_in = lib.abrkit_longmpc_decide_in
+        self.decide_in.restype = d
+        self.decide_in.argtypes = None  # (c_void_p, byref(struct)): nothing to convert
         self.errors = lib.abrkit_longmpc_errors
         self.errors.restype, self.errors.argtypes = i, [vp, vp, i]
 
@@ -199,6 +222,8 @@ def compiled_predictor(
     deep_span: float,
     deep_fresh: tuple[float, float] | None,
     drop_min_samples: int,
+    reserves: tuple[float, float],
+    penalties: tuple[float, float, float],
     error_quantile: float,
     short_error_window: int,
     discount_weight: float | None,
@@ -211,7 +236,9 @@ def compiled_predictor(
     the adaptive planning risk (needs ``level_shift`` and two windows), ``risk_fresh``
     its (up, down) fresh errors or None; ``deep_span`` (0: off) and ``deep_fresh``: the
     deep-link risk and its fresh errors (or None), ``drop_min_samples``: the stretch age
-    from which a level counts as the lowest; the discount is longmpc's,
+    from which a level counts as the lowest; ``reserves`` (plain, risky) in segments and
+    ``penalties`` (plain, risky, deep): the plan settings ``decide`` uses; the discount
+    is longmpc's,
     ``discount_weight`` None: set per call in ``out[4]``.
     """
     kernel = _kernel
@@ -256,6 +283,9 @@ def compiled_predictor(
         float(deep_fresh[0]) if deep_fresh is not None else 0.0,
         float(deep_fresh[1]) if deep_fresh is not None else 0.0,
         float(min(drop_min_samples, 2**31 - 1)),
+        float(reserves[0]),
+        float(reserves[1]),
+        *(float(p) for p in penalties),
     ]
     if len(params) != _NPARAMS or not all(math.isfinite(p) for p in params):
         return None, "python (settings outside the compiled predictor's range)"

@@ -335,7 +335,7 @@ double abrkit_mpc_search_sizes(int h, int n, const double *sizes, int rows, int 
  * abrkit_mpc_search_sizes; the answer goes to score and best_lex (-1 and NaN
  * when rejected). Keep in step with _SearchArgs in mpc_kernel.py.
  */
-typedef struct {
+typedef struct abrkit_mpc_args {
     const double *sizes;
     const double *rates;
     double bytes_per_s;
@@ -361,4 +361,15 @@ int abrkit_mpc_search_args(abrkit_mpc_args *a) {
                                        a->last_rung, a->pensieve, a->last_wins, a->penalty,
                                        a->unit, &a->best_lex);
     return a->best_lex >= 0 && !isnan(a->score) ? 0 : -1;
+}
+
+/* abrkit_mpc_search_args with the three fields a caller in C sets per plan (longmpc's
+   compiled predictor, abr/estimators/_longmpc_predict.c, which sees the struct only by
+   its tag) */
+int abrkit_mpc_search_args_at(abrkit_mpc_args *a, double bytes_per_s, double buffer_s,
+                              double penalty) {
+    a->bytes_per_s = bytes_per_s;
+    a->buffer_s = buffer_s;
+    a->penalty = penalty;
+    return abrkit_mpc_search_args(a);
 }

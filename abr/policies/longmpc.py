@@ -90,8 +90,9 @@ from ..estimators.selector import SelectedHarmonic
 from ._common import check_config
 from .longmpc_setup import shared_setup
 from .mpc_dp import dp_plan
+from .mpc_kernel import PreparedSearch
 from .mpc_search import best_by_first_rung
-from .robustmpc import FORMULAS, RobustMpcConfig, RobustMpcPolicy
+from .robustmpc import FORMULAS, RobustMpcConfig, RobustMpcPolicy, _decode
 
 __all__ = ["PLANNERS", "PREDICTORS", "LongMpcConfig", "LongMpcPolicy"]
 
@@ -364,6 +365,7 @@ class LongMpcPolicy(RobustMpcPolicy):
         self._deep_fresh = setup.deep_fresh
         self._deep = False  # deep-link risk: risky, and the levels seen span deep_span
         self._held_notes = setup.held_notes  # [risky]: the reason's note on the reserve
+        self._drop_on = cfg.drop_prob > 0.0
         # the session's highest stretch level and lowest mature one (Python predictor)
         self._high = 0.0
         self._low = math.inf
@@ -381,6 +383,7 @@ class LongMpcPolicy(RobustMpcPolicy):
         self._selector = self._shift = None
         kp = self._kpred = setup.template.new()
         self._kernel = (kp.step, kp.address, kp.out, cfg.discount_weight is None, cfg.risk_on)
+        self._kdecide, self._kstate = kp.decide_in, kp.state
         del self._errors, self._last_prediction
 
     def __getattr__(self, name: str) -> object:
@@ -394,59 +397,69 @@ class LongMpcPolicy(RobustMpcPolicy):
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def decide(self, ctx: AbrContext) -> Decision:
-        # the hot path (compiled predictor, "enum" planner): RobustMpcPolicy.decide with
-        # _update_predictor, _plan_buffer_s, _buffer_note and _plan inlined, the same
-        # decisions and reasons (tests: compiled vs Python predictor, which takes the
-        # general path); ~3 µs less per decision than the general path
+        # the hot path (compiled predictor, "enum" planner, a size table, the compiled
+        # search): RobustMpcPolicy.decide with _update_predictor, _plan_buffer_s,
+        # _buffer_note and _plan folded into one C call (abrkit_longmpc_decide: predictor
+        # step, reserve, risk penalty, plan search); the same decisions and reasons as
+        # the general path (tests: compiled vs Python predictor, which takes the general
+        # path). RobustMPC's cost per decision, or less (docs/policy-longmpc.md, "Cost").
         k = self._kernel
-        if k is None or self.long_config.planner != "enum":
+        if k is None or not ctx.sizes or self.long_config.planner != "enum":
             return super().decide(ctx)
         step, address, out, auto, risk = k
+        top = ctx.top_rung
+        last = min(max(ctx.last_rung, 0), top)
+        h = min(self.config.horizon, ctx.segment_count - ctx.segment_index)
+        if h <= 0:
+            return super().decide(ctx)
+        key, run = self._plan_setup(ctx, h, top + 1)
+        if type(run) is not PreparedSearch:  # the numpy search (use_kernel(False))
+            return super().decide(ctx)
         if auto:  # discount_weight None: it depends on the ladder
             out[4] = self._discount_weight(ctx)
-        pred = None
-        for s in self._cursor.new(ctx.samples):  # C applies the MIN_SECONDS rule
-            pred = step(address, s.bytes, s.seconds)
-        if pred is None:
-            pred = step(address, 0.0, 0.0)
+        fresh = self._cursor.new(ctx.samples)
+        for i in range(len(fresh) - 1):  # C applies the MIN_SECONDS rule
+            s = fresh[i]
+            step(address, s.bytes, s.seconds)
+        a = run.args
+        a.first = ctx.segment_index + (1 if self.config.mode == "pensieve" else 0)
+        seg = a.segment_s = ctx.segment_duration_s
+        a.last_rung = last
+        have = out[12] = ctx.buffer_s
+        out[13] = seg
+        if fresh:
+            s = fresh[-1]
+            out[10] = s.bytes
+            out[11] = s.seconds
+        else:
+            out[10] = out[11] = 0.0
+        pred = self._kdecide(self._kstate, run.ref)
         risky = False
         if risk:
             if out[2]:
                 risky = True
                 if out[5]:
                     self._deep = True
-                    self.config = cfg = self._deep_mpc
+                    self.config = self._deep_mpc
                 else:
                     self._deep = False
-                    self.config = cfg = self._risk_mpc
+                    self.config = self._risk_mpc
             else:
                 self._deep = False
-                self.config = cfg = self._base_mpc
+                self.config = self._base_mpc
             self._risky = risky
-        else:
-            cfg = self.config
-        top = ctx.top_rung
-        last = min(max(ctx.last_rung, 0), top)
-        if pred < 0.0:
-            self.prediction_bps = None
+        if not pred > 0.0:
+            self.prediction_bps = None if pred < 0.0 else pred
+            if pred >= 0.0:
+                self._max_error = out[1]
             return Decision(last, self.name, f"no throughput sample yet: keep rung {last}")
         self._max_error = out[1]
         self.prediction_bps = pred
-        if not pred > 0:
-            return Decision(last, self.name, f"no throughput sample yet: keep rung {last}")
-        h = min(cfg.horizon, ctx.segment_count - ctx.segment_index)
-        if h <= 0:
-            return Decision(last, self.name, "no segment left to plan: keep current rung")
-        lcfg = self.long_config
-        seg = lcfg.reserve_segments
-        if risky and lcfg.risk_reserve_segments is not None:
-            seg = lcfg.risk_reserve_segments
-        have = ctx.buffer_s
-        buffer_s = have - seg * ctx.segment_duration_s
-        if not buffer_s > 0.0:
-            buffer_s = 0.0
-        rung, note = RobustMpcPolicy._plan(self, ctx, h, top + 1, last, pred, buffer_s)
-        if rung > 0 and risky and lcfg.drop_prob > 0.0:
+        if out[9]:
+            run.raise_rejected(a.first, pred / 8.0, out[8], last)
+        rung, note = _decode(key, a.best_lex, a.score)
+        buffer_s = out[8]
+        if rung > 0 and risky and self._drop_on:
             drop = self._drop_levels()
             if drop is not None:
                 rung, note = self._drop_aware(ctx, rung, note, last, pred, buffer_s, *drop)

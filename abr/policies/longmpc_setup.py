@@ -68,6 +68,9 @@ def shared_setup(cfg: LongMpcConfig) -> Setup:
         if cfg.deep_fresh_error_down is not None:  # up: as on an FCC-like link
             up = risk_fresh[0] if risk_fresh is not None else cfg.shift_fresh_error
             deep_fresh = (up, cfg.deep_fresh_error_down)
+    risk_reserve = cfg.reserve_segments
+    if cfg.risk_on and cfg.risk_reserve_segments is not None:
+        risk_reserve = cfg.risk_reserve_segments
     template, why = None, "python (predictor 'hm')"
     if cfg.predictor != "hm":
         ls = cfg.level_shift() if cfg.predictor == "levelshift" else None
@@ -93,13 +96,12 @@ def shared_setup(cfg: LongMpcConfig) -> Setup:
             deep_span=cfg.deep_span if cfg.risk_on else 0.0,
             deep_fresh=deep_fresh,
             drop_min_samples=cfg.drop_min_samples,
+            reserves=(cfg.reserve_segments, risk_reserve),
+            penalties=(base.rebuffer_penalty, risk_mpc.rebuffer_penalty, deep_mpc.rebuffer_penalty),
             error_quantile=cfg.error_quantile,
             short_error_window=cfg.short_error_window,
             discount_weight=cfg.discount_weight,
         )
-    risk_reserve = cfg.reserve_segments
-    if cfg.risk_on and cfg.risk_reserve_segments is not None:
-        risk_reserve = cfg.risk_reserve_segments
     held_notes = (
         f" (planned with a reserve of {cfg.reserve_segments:g} segment(s) held back)",
         f" (planned with a reserve of {risk_reserve:g} segment(s) held back)",

@@ -20,6 +20,7 @@ import ctypes
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -190,7 +191,7 @@ class PreparedSearch:
     decision and passes one pointer (~1 µs through ctypes instead of ~6 µs for sixteen
     converted arguments). Not thread-safe: one per policy instance (a session)."""
 
-    __slots__ = ("_args", "_fn", "_keep", "_ref", "h", "n", "table")
+    __slots__ = ("_fn", "_keep", "args", "h", "n", "ref", "table")
 
     def __init__(
         self,
@@ -226,8 +227,10 @@ class PreparedSearch:
         a.rows, a.cols = table.shape
         a.pensieve = int(pensieve)
         a.last_wins = int(last_wins)
-        self._args = a
-        self._ref = ctypes.byref(a)
+        #: the argument struct and a ``byref`` of it, for C callers that set the per-call
+        #: fields themselves (longmpc's compiled predictor, ``abrkit_longmpc_decide``)
+        self.args = a
+        self.ref = ctypes.byref(a)
         self._fn = fn
         self._keep = (table, rates)
         self.h, self.n, self.table = h, n, table
@@ -242,21 +245,27 @@ class PreparedSearch:
             raise ValueError(
                 f"the rebuffer penalty must be >= 0 (the bounds need it), got {penalty!r}"
             )
-        a = self._args
+        a = self.args
         a.first = first
         a.bytes_per_s = bytes_per_s
         a.buffer_s = buffer_s
         a.segment_s = segment_s
         a.last_rung = last_rung
         a.penalty = penalty
-        if self._fn(self._ref):
-            rows, cols = self.table.shape
-            raise ValueError(
-                f"the compiled MPC search rejected a ({self.h}, {self.n}) plan over a"
-                f" {rows}x{cols} size table from row {first} at {bytes_per_s!r} B/s (buffer"
-                f" {buffer_s!r}, last rung {last_rung}): no plan has a numeric score"
-            )
+        if self._fn(self.ref):
+            self.raise_rejected(first, bytes_per_s, buffer_s, last_rung)
         return a.best_lex, a.score
+
+    def raise_rejected(
+        self, first: int, bytes_per_s: float, buffer_s: float, last_rung: int
+    ) -> NoReturn:
+        """The ValueError for arguments the kernel rejected."""
+        rows, cols = self.table.shape
+        raise ValueError(
+            f"the compiled MPC search rejected a ({self.h}, {self.n}) plan over a"
+            f" {rows}x{cols} size table from row {first} at {bytes_per_s!r} B/s (buffer"
+            f" {buffer_s!r}, last rung {last_rung}): no plan has a numeric score"
+        )
 
 
 def _answer(lex: ctypes.c_longlong, score: float, what: Callable[[], str]) -> tuple[int, float]:

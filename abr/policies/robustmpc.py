@@ -37,7 +37,7 @@ near-ties fall as there.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +45,7 @@ import numpy as np
 from ..base import AbrContext, Decision
 from ..errors import PolicyConfigError
 from ..estimators.ewma import MIN_SECONDS
+from . import mpc_kernel
 from ._common import SampleCursor, check_config
 from .mpc_search import (
     FORMULAS,
@@ -219,31 +220,10 @@ class RobustMpcPolicy:
         """The first rung of the best plan over ``h`` chunks and ``n`` rungs, and a note
         for the reason (subclasses may plan differently)."""
         cfg = self.config
-        while h > 1 and n**h > cfg.max_plans:
-            h -= 1
-        bitrates = ctx.bitrates_bps
-        key = self._ladder_key
-        if key is None or key[0] is not bitrates or key[1] != n or key[2] != h:
-            rates = tuple(float(b) for b in bitrates[:n])
-            lad = ladder(rates, h, cfg.bitrate_unit_bps)
-            self._ladder_key = key = (bitrates, n, h, lad, _decoded_plans(lad))
+        key, run = self._plan_setup(ctx, h, n)
         pensieve = cfg.mode == "pensieve"
-        sizes = ctx.sizes
-        if sizes:  # the download times come from the size table, in a prepared search
-            prep = self._prepared
-            if (
-                prep is None
-                or prep[0] is not sizes
-                or prep[1] is not key
-                or prep[2] is not kernel_in_use()
-                or prep[3] != cfg.score_order
-                or prep[4] != pensieve
-            ):
-                table = _size_table_entry(sizes)[0]
-                run = prepare_table_search(key[3], table, cfg.score_order, pensieve)
-                prep = (sizes, key, kernel_in_use(), cfg.score_order, pensieve, run)
-                self._prepared = prep
-            idx, score = prep[5](
+        if run is not None:  # the download times come from the size table
+            idx, score = run(
                 ctx.segment_index + (1 if pensieve else 0),
                 prediction / 8.0,
                 buffer_s,
@@ -254,7 +234,7 @@ class RobustMpcPolicy:
         else:
             idx, score = search(
                 key[3],
-                self._download_times(ctx, h, n, prediction / 8.0),
+                self._download_times(ctx, key[2], n, prediction / 8.0),
                 buffer_s,
                 ctx.segment_duration_s,
                 last,
@@ -262,18 +242,59 @@ class RobustMpcPolicy:
                 pensieve,
                 cfg.rebuffer_penalty,
             )
-        plans = key[4]  # plan index -> (first rung, "best h-chunk plan [...]"), per ladder
-        hit = plans.get(idx)
-        if hit is None:
-            plan, rest = [], idx
-            for _ in range(h):
-                rest, digit = divmod(rest, n)
-                plan.append(digit)
-            plan.reverse()
-            if len(plans) >= 4096:
-                plans.clear()
-            hit = plans[idx] = (plan[0], f"best {h}-chunk plan {plan} scores ")
-        return hit[0], f"{hit[1]}{score:.3f}"
+        return _decode(key, idx, score)
+
+    def _plan_setup(
+        self, ctx: AbrContext, h: int, n: int
+    ) -> tuple[tuple, mpc_kernel.PreparedSearch | Callable[..., tuple[int, float]] | None]:
+        """(ladder key, prepared size-table search or None without sizes) of a plan over
+        ``h`` chunks (fewer when n^h > max_plans) and ``n`` rungs; the key is (bitrates,
+        n, h, :class:`~abr.policies.mpc_search.Ladder`, plan decodings), both cached."""
+        cfg = self.config
+        while h > 1 and n**h > cfg.max_plans:
+            h -= 1
+        bitrates = ctx.bitrates_bps
+        key = self._ladder_key
+        if key is None or key[0] is not bitrates or key[1] != n or key[2] != h:
+            rates = tuple(float(b) for b in bitrates[:n])
+            lad = ladder(rates, h, cfg.bitrate_unit_bps)
+            self._ladder_key = key = (bitrates, n, h, lad, _decoded_plans(lad))
+        sizes = ctx.sizes
+        if not sizes:
+            return key, None
+        pensieve = cfg.mode == "pensieve"
+        prep = self._prepared
+        if (
+            prep is None
+            or prep[0] is not sizes
+            or prep[1] is not key
+            or prep[2] is not kernel_in_use()
+            or prep[3] != cfg.score_order
+            or prep[4] != pensieve
+        ):
+            table = _size_table_entry(sizes)[0]
+            run = prepare_table_search(key[3], table, cfg.score_order, pensieve)
+            prep = (sizes, key, kernel_in_use(), cfg.score_order, pensieve, run)
+            self._prepared = prep
+        return key, prep[5]
+
+
+def _decode(key: tuple, idx: int, score: float) -> tuple[int, str]:
+    """(first rung, reason note) of plan index ``idx`` of the ladder ``key`` (decodings
+    cached per ladder)."""
+    plans = key[4]  # plan index -> (first rung, "best h-chunk plan [...]"), per ladder
+    hit = plans.get(idx)
+    if hit is None:
+        h, n = key[2], key[1]
+        plan, rest = [], idx
+        for _ in range(h):
+            rest, digit = divmod(rest, n)
+            plan.append(digit)
+        plan.reverse()
+        if len(plans) >= 4096:
+            plans.clear()
+        hit = plans[idx] = (plan[0], f"best {h}-chunk plan {plan} scores ")
+    return hit[0], f"{hit[1]}{score:.3f}"
 
 
 _DECODED: dict[int, tuple[object, dict[int, tuple[int, str]]]] = {}

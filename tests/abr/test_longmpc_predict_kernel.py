@@ -256,15 +256,30 @@ def test_compiled_predictor_equals_python_after_every_sample(cfg, calls, ladder)
 
 
 @settings(max_examples=60, deadline=None)
-@given(cfg=configs(), calls=streams(), buffers=st.lists(st.floats(0.0, 40.0), min_size=1))
-def test_compiled_predictor_makes_the_same_decisions(cfg, calls, buffers):
+@given(
+    cfg=configs(),
+    calls=streams(),
+    buffers=st.lists(st.floats(0.0, 40.0), min_size=1),
+    jitter=st.none() | st.floats(0.0, 0.2),
+)
+def test_compiled_predictor_makes_the_same_decisions(cfg, calls, buffers, jitter):
+    # with a size table the compiled path plans in the same C call as the predictor
+    # (abrkit_longmpc_decide); without one it takes the general path
     c, py = policy(cfg, True), policy(cfg, False)
     samples: list[ThroughputSample] = []
+    sizes = (
+        [[int(r * 4 / 8 * (1.0 + jitter * ((k * 7 + j) % 5 - 2))) for j, r in enumerate(LADDERS[0])]
+         for k in range(160)]
+        if jitter is not None else ()
+    )  # fmt: skip
     for i, batch in enumerate(calls):
         for nbytes, seconds in batch:
             samples.append(ThroughputSample(nbytes, seconds, float(len(samples))))
         buf = buffers[i % len(buffers)]
-        ctx = make_ctx(buf, bitrates=LADDERS[0], index=i, count=i + 6, last=i % 6, samples=samples)
+        ctx = make_ctx(
+            buf, bitrates=LADDERS[0], index=i, count=i + 6, last=i % 6, samples=samples,
+            sizes=sizes,
+        )  # fmt: skip
         assert c.decide(ctx) == py.decide(ctx)
         assert bits(c.prediction_bps) == bits(py.prediction_bps)
 
