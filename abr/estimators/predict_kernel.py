@@ -72,21 +72,20 @@ class CompiledPredictor:
     """
 
     __slots__ = (
-        "_cbuf", "_errors_fn", "address", "buffer", "decide", "decide_in", "out", "state",
+        "_errors_fn", "address", "buffer", "decide", "decide_in", "out", "state",
         "step",
     )  # fmt: skip
 
-    def __init__(self, kernel: PredictKernel, state: bytes) -> None:
-        self.buffer = bytearray(state)
-        self._cbuf = (ctypes.c_char * len(state)).from_buffer(self.buffer)
-        self.address = ctypes.addressof(self._cbuf)
-        if self.address % 8:  # bytearrays are allocated 16-byte aligned
-            raise ValueError("the compiled longmpc predictor's state is misaligned")
-        self.out = memoryview(self.buffer).cast("d")
+    def __init__(self, kernel: PredictKernel, state: bytes, array_type: type | None = None) -> None:
+        # a ctypes array of doubles (8-byte aligned) holding a copy of the initial state
+        kind = array_type or ctypes.c_double * (len(state) // 8)
+        self.buffer = kind.from_buffer_copy(state)
+        self.address = ctypes.addressof(self.buffer)
+        self.out = memoryview(self.buffer).cast("B").cast("d")
         self.step: Callable[[int, float, float], float] = kernel.add
         self.decide: Callable[..., float] = kernel.decide
         self.decide_in: Callable[..., float] = kernel.decide_in
-        self.state = ctypes.c_void_p(self.address)
+        self.state = ctypes.byref(self.buffer)
         self._errors_fn = kernel.errors
 
     def prediction(self) -> float | None:
@@ -106,15 +105,18 @@ class PredictorTemplate:
     """A fresh predictor's initialised state for one set of settings: :meth:`new` copies
     it (cheaper than initialising each policy's own)."""
 
-    __slots__ = ("_kernel", "_state")
+    __slots__ = ("_kernel", "_state", "_type")
 
     def __init__(self, kernel: PredictKernel, state: bytes) -> None:
+        if len(state) % 8:
+            raise ValueError("the compiled longmpc predictor's state is not whole doubles")
         self._kernel = kernel
         self._state = state
+        self._type = ctypes.c_double * (len(state) // 8)
 
     def new(self) -> CompiledPredictor:
         """A fresh predictor (its own state buffer)."""
-        return CompiledPredictor(self._kernel, self._state)
+        return CompiledPredictor(self._kernel, self._state, self._type)
 
 
 class PredictKernel:
@@ -149,7 +151,7 @@ class PredictKernel:
         buf = (ctypes.c_double * ((size + 7) // 8))()  # 8-byte aligned
         if self.init(ctypes.addressof(buf), size, arr, _NPARAMS) != 0:
             raise ValueError("the compiled longmpc predictor rejected its state buffer")
-        return PredictorTemplate(self, bytes(buf)[:size])
+        return PredictorTemplate(self, bytes(buf)[: (size + 7) // 8 * 8])
 
 
 def _load() -> tuple[PredictKernel | None, str]:

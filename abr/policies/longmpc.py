@@ -87,11 +87,12 @@ from ..estimators import predict_kernel
 from ..estimators.ewma import MIN_SECONDS
 from ..estimators.levelshift import LevelShiftHarmonic
 from ..estimators.selector import SelectedHarmonic
+from . import mpc_search
 from ._common import check_config
 from .longmpc_setup import shared_setup
 from .mpc_dp import dp_plan
 from .mpc_kernel import PreparedSearch
-from .mpc_search import best_by_first_rung
+from .mpc_search import Ladder, best_by_first_rung
 from .robustmpc import FORMULAS, RobustMpcConfig, RobustMpcPolicy, _decode
 
 __all__ = ["PLANNERS", "PREDICTORS", "LongMpcConfig", "LongMpcPolicy"]
@@ -374,6 +375,8 @@ class LongMpcPolicy(RobustMpcPolicy):
         self._kpred: predict_kernel.CompiledPredictor | None = None
         #: (step, state address, outputs, automatic weight, risk on) of the compiled predictor
         self._kernel: tuple | None = None
+        self._hot: tuple | None = None
+        self._hot_plan: tuple | None = None
         if setup.template is None:
             self._selector = cfg.selector() if cfg.predictor != "hm" else None
             self._shift = cfg.level_shift() if cfg.predictor == "levelshift" else None
@@ -384,7 +387,13 @@ class LongMpcPolicy(RobustMpcPolicy):
         kp = self._kpred = setup.template.new()
         self._kernel = (kp.step, kp.address, kp.out, cfg.discount_weight is None, cfg.risk_on)
         self._kdecide, self._kstate = kp.decide_in, kp.state
-        del self._errors, self._last_prediction
+        #: the hot path's kernel tuple (decide), None where it does not apply
+        self._hot = self._kernel if cfg.planner == "enum" else None
+        # the plan settings follow the predictor's risk mode (set when it changes);
+        # _risky and _deep are read from the predictor's outputs on demand
+        self._mode = 0.0
+        self._mode_configs = (self._base_mpc, self._risk_mpc, self._deep_mpc)
+        del self._errors, self._last_prediction, self._risky, self._deep
 
     def __getattr__(self, name: str) -> object:
         # reached only for attributes not set: those the compiled predictor keeps
@@ -394,6 +403,10 @@ class LongMpcPolicy(RobustMpcPolicy):
                 return kp.errors()
             if name == "_last_prediction":
                 return kp.prediction()
+            if name == "_risky":
+                return kp.out[2] != 0.0
+            if name == "_deep":
+                return kp.out[5] != 0.0
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def decide(self, ctx: AbrContext) -> Decision:
@@ -403,8 +416,8 @@ class LongMpcPolicy(RobustMpcPolicy):
         # step, reserve, risk penalty, plan search); the same decisions and reasons as
         # the general path (tests: compiled vs Python predictor, which takes the general
         # path). RobustMPC's cost per decision, or less (docs/policy-longmpc.md, "Cost").
-        k = self._kernel
-        if k is None or not ctx.sizes or self.long_config.planner != "enum":
+        k = self._hot
+        if k is None or not ctx.sizes:
             return super().decide(ctx)
         step, address, out, auto, risk = k
         top = ctx.top_rung
@@ -412,17 +425,31 @@ class LongMpcPolicy(RobustMpcPolicy):
         h = min(self.config.horizon, ctx.segment_count - ctx.segment_index)
         if h <= 0:
             return super().decide(ctx)
-        key, run = self._plan_setup(ctx, h, top + 1)
-        if type(run) is not PreparedSearch:  # the numpy search (use_kernel(False))
-            return super().decide(ctx)
+        sizes = ctx.sizes
+        plan = self._hot_plan  # (bitrates, sizes, n, h, search in use, key, run) of the last
+        if (
+            plan is None
+            or plan[0] is not ctx.bitrates_bps
+            or plan[1] is not sizes
+            or plan[2] != top
+            or plan[3] != h
+            or plan[4] is not mpc_search._kernel
+        ):
+            key, run = self._plan_setup(ctx, h, top + 1)
+            if type(run) is not PreparedSearch:  # the numpy search (use_kernel(False))
+                self._hot_plan = None
+                return super().decide(ctx)
+            plan = (ctx.bitrates_bps, sizes, top, h, mpc_search._kernel, key, run)
+            self._hot_plan = plan
+        key, run = plan[5], plan[6]
         if auto:  # discount_weight None: it depends on the ladder
             out[4] = self._discount_weight(ctx)
         fresh = self._cursor.new(ctx.samples)
-        for i in range(len(fresh) - 1):  # C applies the MIN_SECONDS rule
-            s = fresh[i]
-            step(address, s.bytes, s.seconds)
+        if len(fresh) > 1:  # the older new samples first (C applies the MIN_SECONDS rule)
+            for s in fresh[:-1]:
+                step(address, s.bytes, s.seconds)
         a = run.args
-        a.first = ctx.segment_index + (1 if self.config.mode == "pensieve" else 0)
+        a.first = ctx.segment_index  # longmpc plans in RobustMPC's "corrected" mode
         seg = a.segment_s = ctx.segment_duration_s
         a.last_rung = last
         have = out[12] = ctx.buffer_s
@@ -436,24 +463,17 @@ class LongMpcPolicy(RobustMpcPolicy):
         pred = self._kdecide(self._kstate, run.ref)
         risky = False
         if risk:
-            if out[2]:
-                risky = True
-                if out[5]:
-                    self._deep = True
-                    self.config = self._deep_mpc
-                else:
-                    self._deep = False
-                    self.config = self._risk_mpc
-            else:
-                self._deep = False
-                self.config = self._base_mpc
-            self._risky = risky
+            mode = out[2] + out[5]  # 0 plain, 1 FCC-like, 2 deep (deep implies FCC-like)
+            if mode != self._mode:
+                self._mode = mode
+                self.config = self._mode_configs[int(mode)]
+            risky = mode != 0.0
         if not pred > 0.0:
             self.prediction_bps = None if pred < 0.0 else pred
             if pred >= 0.0:
                 self._max_error = out[1]
             return Decision(last, self.name, f"no throughput sample yet: keep rung {last}")
-        self._max_error = out[1]
+        self._max_error = me = out[1]
         self.prediction_bps = pred
         if out[9]:
             run.raise_rejected(a.first, pred / 8.0, out[8], last)
@@ -462,13 +482,15 @@ class LongMpcPolicy(RobustMpcPolicy):
         if rung > 0 and risky and self._drop_on:
             drop = self._drop_levels()
             if drop is not None:
-                rung, note = self._drop_aware(ctx, rung, note, last, pred, buffer_s, *drop)
+                rung, note = self._drop_aware(
+                    ctx, rung, note, last, pred, buffer_s, *drop, lad=key[3]
+                )
         held = "" if buffer_s == have else self._held_notes[risky]
         return Decision(
             rung,
             self.name,
             f"prediction {pred / 1e6:.3f} Mbps (harmonic mean / (1 + max error"
-            f" {out[1]:.3f})); {note} at buffer {have:.2f}s{held}",
+            f" {me:.3f})); {note} at buffer {have:.2f}s{held}",
         )
 
     def _discount_weight(self, ctx: AbrContext) -> float:
@@ -492,18 +514,10 @@ class LongMpcPolicy(RobustMpcPolicy):
         if pred is None:
             pred = step(address, 0.0, 0.0)
         if risk:
-            if out[2]:
-                self._risky = True
-                if out[5]:
-                    self._deep = True
-                    self.config = self._deep_mpc
-                else:
-                    self._deep = False
-                    self.config = self._risk_mpc
-            else:
-                self._deep = False
-                self._risky = False
-                self.config = self._base_mpc
+            mode = out[2] + out[5]  # 0 plain, 1 FCC-like, 2 deep (deep implies FCC-like)
+            if mode != self._mode:
+                self._mode = mode
+                self.config = self._mode_configs[int(mode)]
         if pred < 0.0:
             return None
         self._max_error = out[1]
@@ -648,14 +662,16 @@ class LongMpcPolicy(RobustMpcPolicy):
         buffer_s: float,
         low: float,
         level: float,
+        lad: Ladder | None = None,
     ) -> tuple[int, str]:
         """The drop-aware first chunk (``drop_prob``): each first rung r from the plan's
         down to the first that cannot stall is charged ``penalty × drop_prob × max(0,
         size_r / low − buffer)`` (the stall if the link came down to the lowest level
         seen) and the best of (best plan score starting with r − charge) wins; ties keep
         the higher rung."""
-        assert self._ladder_key is not None  # set by the plan just made
-        lad = self._ladder_key[3]
+        if lad is None:
+            assert self._ladder_key is not None  # set by the plan just made
+            lad = self._ladder_key[3]
         mpc = self.config
         weight = mpc.rebuffer_penalty * self.long_config.drop_prob
         index, buf = ctx.segment_index, ctx.buffer_s
