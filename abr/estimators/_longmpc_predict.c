@@ -19,7 +19,15 @@
  *   ready, else the selector), the adaptive planning risk flag, the error list (with
  *   the fresh error and the `or [0.0]` rule), 1 + max(max of the last
  *   short_error_window errors, the error_quantile of them by sorted order and linear
- *   interpolation) times the discount weight.
+ *   interpolation) times the discount weight;
+ * - the session's highest stretch level and lowest mature one (a stretch of at least
+ *   drop_min samples), updated per sample once the level-shift estimator is ready: the
+ *   deep-link risk (risky and highest >= deep_span x lowest: its fresh errors replace
+ *   the risky ones) and, for longmpc's drop-aware first chunk, just_dropped and low;
+ * - abrkit_longmpc_decide(_in): one decision's numbers in one call, the step above and
+ *   then the plan search of _mpc_kernel.c (abrkit_mpc_search_args_at, the struct seen
+ *   by its tag only) at the discounted prediction, from the buffer minus the reserve of
+ *   the current risk, with its rebuffer penalty.
  *
  * Every number is Python's bit for bit: the same IEEE double operations in the same
  * order (harmonic sums oldest first, `log(p / bps)` if p > bps else `log(bps / p)`,

@@ -70,10 +70,10 @@ Everything else is corrected RobustMPC: same horizon, same QoE_lin
 objective, same exact plan search (:mod:`abr.policies.robustmpc`). The
 predictors run compiled where a C compiler existed at install
 (:mod:`abr.estimators.predict_kernel`; the Python estimators otherwise, same
-numbers): ~2.4 µs per decision against ~1.9 for RobustMPC's harmonic mean
-(12.4 with the Python estimators), ~13 vs ~11 µs per decision in all
-(pensieve_train, CPU time, quiet machine; docs/policy-longmpc.md, "Cost").
-Tuning and results: docs/policy-longmpc.md.
+numbers), and a decision is then one C call for predictor and plan: ~12 µs
+per decision, RobustMPC's cost or a few per cent less (pensieve_train, CPU
+time; docs/policy-longmpc.md, "Cost"). Tuning and results:
+docs/policy-longmpc.md.
 """
 
 from __future__ import annotations
