@@ -189,9 +189,10 @@ class PreparedSearch:
     """The size-table search for one ladder (h, n, rates, score order, tie rule, unit) and
     one size table, its arguments in one C struct: a call sets the five that change per
     decision and passes one pointer (~1 µs through ctypes instead of ~6 µs for sixteen
-    converted arguments). Not thread-safe: one per policy instance (a session)."""
+    converted arguments). Not thread-safe (a call writes the struct, and ctypes releases
+    the GIL during it): one per policy instance, which serves one session at a time."""
 
-    __slots__ = ("_fn", "_keep", "args", "h", "n", "ref", "table")
+    __slots__ = ("_fn", "_keep", "args", "h", "last_wins", "n", "pensieve", "ref", "table")
 
     def __init__(
         self,
@@ -204,26 +205,13 @@ class PreparedSearch:
         last_wins: bool,
         unit: float,
     ) -> None:
-        if not (
-            table.ndim == 2
-            and table.dtype == np.float64
-            and table.flags.c_contiguous
-            and table.shape[1] >= n
-            and rates.dtype == np.float64
-            and rates.flags.c_contiguous
-            and rates.shape == (n,)
-        ):
+        if not (table.ndim == 2 and table.dtype == np.float64 and table.flags.c_contiguous):
             raise ValueError(
-                f"a prepared MPC search needs a C-contiguous float64 (rows, >= {n}) size table"
-                f" and {n} float64 rates, got {table.shape} {table.dtype} and"
-                f" {rates.shape} {rates.dtype}"
+                "a prepared MPC search needs a C-contiguous float64 (rows, rungs) size table,"
+                f" got {table.shape} {table.dtype}"
             )
         a = _SearchArgs()
         a.sizes = table.ctypes.data
-        a.rates = rates.ctypes.data
-        a.unit = unit
-        a.h = h
-        a.n = n
         a.rows, a.cols = table.shape
         a.pensieve = int(pensieve)
         a.last_wins = int(last_wins)
@@ -232,8 +220,30 @@ class PreparedSearch:
         self.args = a
         self.ref = ctypes.byref(a)
         self._fn = fn
-        self._keep = (table, rates)
-        self.h, self.n, self.table = h, n, table
+        self.table, self.pensieve, self.last_wins = table, pensieve, last_wins
+        self.rebind(h, n, rates, unit)
+
+    def rebind(self, h: int, n: int, rates: np.ndarray, unit: float) -> None:
+        """Another ladder (horizon, rungs, bitrates, unit) over the same size table: a
+        session's horizon shrinks at its end; rebinding costs a few field writes, a new
+        struct ~10 µs."""
+        if not (
+            self.table.shape[1] >= n
+            and rates.dtype == np.float64
+            and rates.flags.c_contiguous
+            and rates.shape == (n,)
+        ):
+            raise ValueError(
+                f"a prepared MPC search needs {n} C-contiguous float64 rates and a table of"
+                f" >= {n} rungs, got {rates.shape} {rates.dtype} and {self.table.shape}"
+            )
+        a = self.args
+        a.rates = rates.ctypes.data
+        a.unit = unit
+        a.h = h
+        a.n = n
+        self._keep = rates
+        self.h, self.n = h, n
 
     def __call__(
         self, first: int, bytes_per_s: float, buffer_s: float, segment_s: float,

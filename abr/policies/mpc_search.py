@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -324,7 +323,11 @@ class _NumpyTableSearch:
 
 
 def prepare_table_search(
-    lad: Ladder, table: np.ndarray, formula: str, last_wins: bool
+    lad: Ladder,
+    table: np.ndarray,
+    formula: str,
+    last_wins: bool,
+    reuse: mpc_kernel.PreparedSearch | _NumpyTableSearch | None = None,
 ) -> mpc_kernel.PreparedSearch | _NumpyTableSearch:
     """:func:`search_table` for one ladder and one size table, bound once: the result is
     called per decision as ``f(first, bytes_per_s, buffer_s, segment_s, last_rung,
@@ -332,24 +335,25 @@ def prepare_table_search(
     arguments live in one C struct (:class:`~abr.policies.mpc_kernel.PreparedSearch`:
     ~1 µs of call overhead instead of ~6); without it, or for shapes the kernel does not
     take, the numpy search runs. A prepared search keeps the implementation in use when
-    it was made (see :func:`kernel_in_use`)."""
+    it was made (see :func:`kernel_in_use`) and is not thread-safe: one per policy.
+    ``reuse``: the caller's previous prepared search; when it is a kernel one over the
+    same table and rule it is rebound to ``lad`` and returned (no new struct)."""
     if formula not in FORMULAS:
         raise ValueError(f"formula must be one of {FORMULAS}, got {formula!r}")
     kernel = _kernel
-    # one per thread (a prepared search's struct is written per call and ctypes releases
-    # the GIL during it), ladder, table and rule; sessions come and go, these stay
-    key = (threading.get_ident(), id(lad), id(table), formula, last_wins, id(kernel))
-    hit = _PREPARED.get(key)
-    if hit is not None and hit[0] is lad and hit[1] is table:
-        return hit[2]
-    if len(_PREPARED) > 512:
-        _PREPARED.clear()
-    made = _prepare(kernel, lad, table, formula, last_wins)
-    _PREPARED[key] = (lad, table, made)
-    return made
-
-
-_PREPARED: dict[tuple, tuple[Ladder, np.ndarray, object]] = {}
+    if (
+        type(reuse) is mpc_kernel.PreparedSearch
+        and kernel is not None
+        and reuse.table is table
+        and reuse.pensieve == (formula == "pensieve")
+        and reuse.last_wins == last_wins
+        and lad.horizon <= _KERNEL_MAX_H
+        and lad.n <= _KERNEL_MAX_N
+        and table.shape[1] >= lad.n
+    ):
+        reuse.rebind(lad.horizon, lad.n, lad.rates_array, lad.unit)
+        return reuse
+    return _prepare(kernel, lad, table, formula, last_wins)
 
 
 def _prepare(

@@ -273,7 +273,8 @@ class RobustMpcPolicy:
             or prep[4] != pensieve
         ):
             table = _size_table_entry(sizes)[0]
-            run = prepare_table_search(key[3], table, cfg.score_order, pensieve)
+            reuse = prep[5] if prep is not None else None  # rebound, not remade
+            run = prepare_table_search(key[3], table, cfg.score_order, pensieve, reuse)
             prep = (sizes, key, kernel_in_use(), cfg.score_order, pensieve, run)
             self._prepared = prep
         return key, prep[5]

@@ -207,3 +207,58 @@ def test_best_by_first_rung_bad_input():
         mpc_search.best_by_first_rung(lad, np.ones((3, 2)), 4.0, 4.0, 0, "exact", 4.3, [0])
     with pytest.raises(ValueError, match="last_rung"):
         mpc_search.best_by_first_rung(lad, dl, 4.0, 4.0, 5, "exact", 4.3, [0])
+
+
+def test_rebound_search_answers_for_its_new_ladder():
+    """A policy's prepared search is rebound when its horizon shrinks (a session's end):
+    it must then answer for the new ladder exactly as a fresh one."""
+    rng = np.random.default_rng(17)
+    rates = (3e5, 7.5e5, 1.2e6, 1.85e6, 2.85e6, 4.3e6)
+    table = np.array(rates) * 4 / 8 * rng.uniform(0.7, 1.3, size=(48, 6))
+    run = mpc_search.prepare_table_search(mpc_search.ladder(rates, 5, 1e6), table, "exact", False)
+    for h, n in ((4, 6), (3, 4), (1, 2), (5, 6)):
+        lad = mpc_search.ladder(rates[:n], h, 1e6)
+        again = mpc_search.prepare_table_search(lad, table, "exact", False, reuse=run)
+        assert (again is run) == needs_kernel
+        fresh = mpc_search.prepare_table_search(lad, table, "exact", False)
+        for _ in range(20):
+            args = (int(rng.integers(0, 48)), float(rng.uniform(2e4, 8e5)),
+                    float(rng.uniform(0, 30)), 4.0, int(rng.integers(0, n)), 4.3)  # fmt: skip
+            assert again(*args) == fresh(*args)
+        run = again
+
+
+def test_policies_in_threads_decide_as_sequentially():
+    """Each policy owns its prepared search: sessions on several threads at once (ctypes
+    releases the GIL during the search) decide exactly as one after another."""
+    import threading
+
+    rates = [3e5, 7.5e5, 1.2e6, 1.85e6, 2.85e6, 4.3e6]
+    sizes = [[int(r * 4 / 8 * (1 + 0.1 * ((k + j) % 3))) for j, r in enumerate(rates)]
+             for k in range(48)]  # fmt: skip
+
+    def session(seed: int) -> list:
+        rng = np.random.default_rng(seed)
+        pol, samples, out = RobustMpcPolicy(), [], []
+        for i in range(48):
+            samples.append(ThroughputSample(int(rng.integers(60_000, 2_500_000)), 1.0, i))
+            ctx = make_ctx(
+                float(rng.uniform(0, 30)), bitrates=rates, index=i, count=48,
+                last=out[-1] if out else 0, samples=list(samples), sizes=sizes,
+            )  # fmt: skip
+            out.append(pol.decide(ctx).rung)
+        return out
+
+    expected = {s: session(s) for s in range(6)}
+    got: dict[int, list] = {}
+
+    def work(s: int) -> None:
+        for _ in range(5):
+            got[s] = session(s)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == expected
