@@ -347,28 +347,30 @@ def prepare_table_search(
         and reuse.table is table
         and reuse.pensieve == (formula == "pensieve")
         and reuse.last_wins == last_wins
-        and lad.horizon <= _KERNEL_MAX_H
-        and lad.n <= _KERNEL_MAX_N
-        and table.shape[1] >= lad.n
+        and _kernel_takes(lad.horizon, lad.n, table)
     ):
         reuse.rebind(lad.horizon, lad.n, lad.rates_array, lad.unit)
         return reuse
     return _prepare(kernel, lad, table, formula, last_wins)
 
 
-def _prepare(
-    kernel: mpc_kernel.Kernel | None, lad: Ladder, table: np.ndarray, formula: str, last_wins: bool
-) -> mpc_kernel.PreparedSearch | _NumpyTableSearch:
-    h, n = lad.horizon, lad.n
-    if (
-        kernel is not None
-        and h <= _KERNEL_MAX_H
+def _kernel_takes(h: int, n: int, table: np.ndarray) -> bool:
+    """The kernel searches an (h, n) plan over this size table (else numpy does)."""
+    return (
+        h <= _KERNEL_MAX_H
         and n <= _KERNEL_MAX_N
         and table.ndim == 2
         and table.shape[1] >= n
         and table.dtype == np.float64
         and table.flags.c_contiguous
-    ):
+    )
+
+
+def _prepare(
+    kernel: mpc_kernel.Kernel | None, lad: Ladder, table: np.ndarray, formula: str, last_wins: bool
+) -> mpc_kernel.PreparedSearch | _NumpyTableSearch:
+    h, n = lad.horizon, lad.n
+    if kernel is not None and _kernel_takes(h, n, table):
         return kernel.prepare(
             h, n, table, lad.rates_array, formula == "pensieve", last_wins, lad.unit
         )
@@ -399,15 +401,7 @@ def search_table(
     the table is sliced and :func:`search` runs."""
     h, n = lad.horizon, lad.n
     kernel = _kernel
-    if (
-        kernel is not None
-        and h <= _KERNEL_MAX_H
-        and n <= _KERNEL_MAX_N
-        and table.ndim == 2
-        and table.shape[1] >= n
-        and table.dtype == np.float64
-        and table.flags.c_contiguous
-    ):
+    if kernel is not None and _kernel_takes(h, n, table):
         if not penalty >= 0.0:
             raise ValueError(
                 f"the rebuffer penalty must be >= 0 (the bounds need it), got {penalty!r}"
