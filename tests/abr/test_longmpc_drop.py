@@ -264,8 +264,9 @@ SCENARIOS = [
 CONFIGS = [{}, NO_DROP, R, {"drop_prob": 1.0, "deep_span": 12.0, "drop_min_samples": 5}]
 
 
-@pytest.mark.skipif(predict_kernel.KERNEL is None, reason="compiled predictor not built")
 def test_compiled_and_python_predictors_decide_the_same(request):
+    # where no compiler built the predictor (tests/abr/test_longmpc_predict_kernel.py checks
+    # that such a machine really cannot), the Python path alone must still act on drops
     def all_runs():
         out = []
         for rates, last_buf in SCENARIOS:
@@ -273,13 +274,16 @@ def test_compiled_and_python_predictors_decide_the_same(request):
                 out.append(run(LongMpcConfig(**kw), rates, buffers(len(rates), last_buf))[1])
         return out
 
-    assert LongMpcPolicy().predictor_implementation.startswith("compiled")
-    compiled = all_runs()
+    compiled = None
+    if predict_kernel.KERNEL is not None:
+        assert LongMpcPolicy().predictor_implementation.startswith("compiled")
+        compiled = all_runs()
     request.getfixturevalue("python_predictor")
     assert LongMpcPolicy().predictor_implementation.startswith("python")
     python = all_runs()
-    assert python == compiled
-    assert any("drop-aware" in d[1] for runs in compiled for d in runs)
+    if compiled is not None:
+        assert python == compiled
+    assert any("drop-aware" in d[1] for runs in python for d in runs)
 
 
 # -- LevelShiftHarmonic.just_dropped ------------------------------------------------------
