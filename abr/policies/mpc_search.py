@@ -83,6 +83,7 @@ __all__ = [
     "prepare_table_search",
     "search",
     "search_table",
+    "table_block",
     "use_kernel",
 ]
 
@@ -310,16 +311,21 @@ class _NumpyTableSearch:
         self, first: int, bytes_per_s: float, buffer_s: float, segment_s: float,
         last_rung: int, penalty: float,
     ) -> tuple[int, float]:  # fmt: skip
-        lad, table = self.lad, self.table
-        h, n, rows = lad.horizon, lad.n, table.shape[0]
-        if first >= 0 and first + h <= rows:
-            block = table[first : first + h, :n]
-        else:
-            block = table.take(np.clip(np.arange(first, first + h), 0, rows - 1), axis=0)[:, :n]
+        lad = self.lad
+        block = table_block(self.table, first, lad.horizon, lad.n)
         return search(
             lad, block / bytes_per_s, buffer_s, segment_s, last_rung, self.formula,
             self.last_wins, penalty,
         )  # fmt: skip
+
+
+def table_block(table: np.ndarray, first: int, h: int, n: int) -> np.ndarray:
+    """Rows first..first + h - 1 (clamped to the table: Pensieve's quirk reads one past
+    the end) and the first n columns of the size table."""
+    rows = table.shape[0]
+    if first >= 0 and first + h <= rows:
+        return table[first : first + h, :n]
+    return table.take(np.clip(np.arange(first, first + h), 0, rows - 1), axis=0)[:, :n]
 
 
 def prepare_table_search(
@@ -422,11 +428,7 @@ def search_table(
             penalty,
             lad.unit,
         )
-    rows = table.shape[0]
-    if first >= 0 and first + h <= rows:
-        block = table[first : first + h, :n]
-    else:
-        block = table.take(np.clip(np.arange(first, first + h), 0, rows - 1), axis=0)[:, :n]
+    block = table_block(table, first, h, n)
     return search(
         lad, block / bytes_per_s, buffer_s, segment_s, last_rung, formula, last_wins, penalty
     )

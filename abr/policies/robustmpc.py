@@ -55,6 +55,7 @@ from .mpc_search import (
     ladder,
     prepare_table_search,
     search,
+    table_block,
 )
 
 __all__ = [
@@ -171,14 +172,8 @@ class RobustMpcPolicy:
         """Download times (h, n) of the planned chunks at ``bytes_per_s``."""
         first = ctx.segment_index + (1 if self.config.mode == "pensieve" else 0)
         sizes = ctx.sizes
-        nsizes = len(sizes)
-        if nsizes:
-            table = _size_table(sizes)
-            if first + h <= nsizes and first >= 0:
-                block = table[first : first + h, :n]
-            else:  # pensieve mode looks one past the end: clamp to the last known chunk
-                rows = np.clip(np.arange(first, first + h), 0, nsizes - 1)
-                block = table.take(rows, axis=0)[:, :n]
+        if len(sizes):  # pensieve mode looks one past the end: rows clamped to the table
+            block = table_block(_size_table(sizes), first, h, n)
         else:
             block = np.array(
                 [[ctx.segment_bytes(seg, r) for r in range(n)] for seg in range(first, first + h)],
