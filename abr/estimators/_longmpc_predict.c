@@ -24,7 +24,7 @@
  *   drop_min samples), updated per sample once the level-shift estimator is ready: the
  *   deep-link risk (risky and highest >= deep_span x lowest: its fresh errors replace
  *   the risky ones) and, for longmpc's drop-aware first chunk, just_dropped and low;
- * - abrkit_longmpc_decide(_in): one decision's numbers in one call, the step above and
+ * - abrkit_longmpc_decide_in: one decision's numbers in one call, the step above and
  *   then the plan search of _mpc_kernel.c (abrkit_mpc_search_args_at, the struct seen
  *   by its tag only) at the discounted prediction, from the buffer minus the reserve of
  *   the current risk, with its rebuffer penalty.
@@ -106,8 +106,8 @@ typedef struct {
     double deep;       /* 1: the deep-link risk is on (risky and highest >= span x lowest) */
     double low;        /* the session's lowest mature stretch level (INFINITY: none yet) */
     double just_dropped; /* 1: the last sample started a stretch by a downward shift */
-    double plan_buffer;  /* abrkit_longmpc_decide: the buffer the plan started from */
-    double plan_status;  /* abrkit_longmpc_decide: 0 planned, -1 rejected, 1 no plan */
+    double plan_buffer;  /* abrkit_longmpc_decide_in: the buffer the plan started from */
+    double plan_status;  /* abrkit_longmpc_decide_in: 0 planned, -1 rejected, 1 no plan */
     /* abrkit_longmpc_decide_in's arguments, written by Python before the call */
     double in_bytes, in_seconds, in_buffer, in_segment;
     /* settings */
@@ -454,35 +454,28 @@ typedef struct abrkit_mpc_args abrkit_mpc_args;
 int abrkit_mpc_search_args_at(abrkit_mpc_args *a, double bytes_per_s, double buffer_s,
                               double penalty);
 
-/* One longmpc decision's numbers in one call: abrkit_longmpc_add, then (when there is a
-   positive prediction) the plan search in args (whose ladder, table, first row, segment
-   duration and last rung the caller has set) at the discounted prediction / 8 bytes per
-   second, from buffer_s minus the reserve of the current risk (floored at 0, as
-   LongMpcPolicy._plan_buffer_s) with the rebuffer penalty of the current risk.
-   plan_status: 0 planned (answer in args), -1 the search rejected its arguments, 1 no
-   plan (no prediction). Returns the discounted prediction (-1: none). */
-double abrkit_longmpc_decide(void *st, abrkit_mpc_args *args, double bytes, double seconds,
-                             double buffer_s, double segment_s) {
+/* One longmpc decision's numbers in one call, its inputs read from the state (in_bytes,
+   in_seconds, in_buffer, in_segment, written by the caller: two pointer arguments, which
+   ctypes passes without per-call conversion, ~0.3 us instead of ~2 us for six doubles):
+   abrkit_longmpc_add, then (when there is a positive prediction) the plan search in args
+   (whose ladder, table, first row, segment duration and last rung the caller has set) at
+   the discounted prediction / 8 bytes per second, from in_buffer minus the reserve of
+   the current risk (floored at 0, as LongMpcPolicy._plan_buffer_s) with the rebuffer
+   penalty of the current risk. plan_status: 0 planned (answer in args), -1 the search
+   rejected its arguments, 1 no plan (no prediction). Returns the discounted prediction
+   (-1: none). */
+double abrkit_longmpc_decide_in(void *st, abrkit_mpc_args *args) {
     lm_state *s = (lm_state *)st;
-    double pred = abrkit_longmpc_add(st, bytes, seconds);
+    double pred = abrkit_longmpc_add(st, s->in_bytes, s->in_seconds);
     if (!(pred > 0.0)) {
         s->plan_status = 1.0;
         return pred;
     }
     int risky = s->risky != 0.0;
     int mode = risky ? (s->deep != 0.0 ? 2 : 1) : 0;
-    double b = buffer_s - s->reserve[risky] * segment_s;
+    double b = s->in_buffer - s->reserve[risky] * s->in_segment;
     if (!(b > 0.0)) b = 0.0;
     s->plan_buffer = b;
     s->plan_status = abrkit_mpc_search_args_at(args, pred / 8.0, b, s->penalty[mode]) ? -1.0 : 0.0;
     return pred;
-}
-
-/* abrkit_longmpc_decide with its four numbers read from the state (in_bytes,
-   in_seconds, in_buffer, in_segment, written by the caller): two pointer arguments,
-   which ctypes passes without per-call conversion (~0.3 us instead of ~2 us). */
-double abrkit_longmpc_decide_in(void *st, abrkit_mpc_args *args) {
-    lm_state *s = (lm_state *)st;
-    return abrkit_longmpc_decide(st, args, s->in_bytes, s->in_seconds, s->in_buffer,
-                                 s->in_segment);
 }

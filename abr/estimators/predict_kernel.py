@@ -57,22 +57,21 @@ class CompiledPredictor:
     errors] after the last step, then the discount weight (``out[4] = w`` sets it), then
     [deep (1.0 / 0.0), the session's lowest mature stretch level (inf: none yet), just
     dropped (1.0: the last sample started a stretch by a downward shift)], then
-    [plan buffer, plan status] of the last ``decide`` (see :attr:`decide`), then the four
-    inputs of ``decide_in`` [bytes, seconds, buffer_s, segment_s] (``out[10:14]``).
+    [plan buffer, plan status] of the last ``decide_in``, then its four inputs [bytes,
+    seconds, buffer_s, segment_s] (``out[10:14]``).
 
-    ``decide(address, search, bytes, seconds, buffer_s, segment_s)``: ``step``, then
-    the plan search through ``search`` (a ``byref`` of the struct of an
+    ``decide_in(state, search)``: with the inputs written to ``out[10:14]`` and
+    ``state`` the pre-made ``byref`` :attr:`state`, ``step``, then the plan search
+    through ``search`` (a ``byref`` of the struct of an
     :class:`~abr.policies.mpc_kernel.PreparedSearch` whose first row, segment duration
     and last rung are set) at the discounted prediction, from ``buffer_s`` minus the
     reserve of the current risk, with its rebuffer penalty; plan status 0: the answer is
-    in the struct, -1: the search rejected its arguments, 1: no prediction, no plan.
-    ``decide_in(state, search)``: the same with the four numbers taken from ``out[10:14]``
-    and ``state`` the pre-made ``c_void_p`` :attr:`state` (no per-call argument
-    conversion: ~0.3 µs against ~2 µs).
+    in the struct, -1: the search rejected its arguments, 1: no prediction, no plan. Two
+    pointer arguments: ctypes converts nothing per call (~0.3 µs against ~2 µs).
     """
 
     __slots__ = (
-        "_errors_fn", "address", "buffer", "decide", "decide_in", "out", "state",
+        "_errors_fn", "address", "buffer", "decide_in", "out", "state",
         "step",
     )  # fmt: skip
 
@@ -83,7 +82,6 @@ class CompiledPredictor:
         self.address = ctypes.addressof(self.buffer)
         self.out = memoryview(self.buffer).cast("B").cast("d")
         self.step: Callable[[int, float, float], float] = kernel.add
-        self.decide: Callable[..., float] = kernel.decide
         self.decide_in: Callable[..., float] = kernel.decide_in
         self.state = ctypes.byref(self.buffer)
         self._errors_fn = kernel.errors
@@ -122,7 +120,7 @@ class PredictorTemplate:
 class PredictKernel:
     """The C entry points (``abrkit_longmpc_*``) of the loaded library."""
 
-    __slots__ = ("add", "decide", "decide_in", "errors", "init", "size")
+    __slots__ = ("add", "decide_in", "errors", "init", "size")
 
     def __init__(self, lib: ctypes.CDLL) -> None:
         # a PyDLL's calls keep the GIL: cheaper for this short a function (each policy
@@ -134,8 +132,6 @@ class PredictKernel:
         self.init.restype, self.init.argtypes = i, [vp, ll, vp, i]
         self.add = lib.abrkit_longmpc_add
         self.add.restype, self.add.argtypes = d, [vp, d, d]
-        self.decide = lib.abrkit_longmpc_decide
-        self.decide.restype, self.decide.argtypes = d, [vp, vp, d, d, d, d]
         self.decide_in = lib.abrkit_longmpc_decide_in
         self.decide_in.restype = d
         self.decide_in.argtypes = None  # (c_void_p, byref(struct)): nothing to convert
@@ -239,7 +235,7 @@ def compiled_predictor(
     its (up, down) fresh errors or None; ``deep_span`` (0: off) and ``deep_fresh``: the
     deep-link risk and its fresh errors (or None), ``drop_min_samples``: the stretch age
     from which a level counts as the lowest; ``reserves`` (plain, risky) in segments and
-    ``penalties`` (plain, risky, deep): the plan settings ``decide`` uses; the discount
+    ``penalties`` (plain, risky, deep): the plan settings ``decide_in`` uses; the discount
     is longmpc's,
     ``discount_weight`` None: set per call in ``out[4]``.
     """

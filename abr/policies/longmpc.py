@@ -412,7 +412,7 @@ class LongMpcPolicy(RobustMpcPolicy):
     def decide(self, ctx: AbrContext) -> Decision:
         # the hot path (compiled predictor, "enum" planner, a size table, the compiled
         # search): RobustMpcPolicy.decide with _update_predictor, _plan_buffer_s,
-        # _buffer_note and _plan folded into one C call (abrkit_longmpc_decide: predictor
+        # _buffer_note and _plan folded into one C call (abrkit_longmpc_decide_in: predictor
         # step, reserve, risk penalty, plan search); the same decisions and reasons as
         # the general path (tests: compiled vs Python predictor, which takes the general
         # path). RobustMPC's cost per decision, or less (docs/policy-longmpc.md, "Cost").

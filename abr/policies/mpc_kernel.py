@@ -216,7 +216,7 @@ class PreparedSearch:
         a.pensieve = int(pensieve)
         a.last_wins = int(last_wins)
         #: the argument struct and a ``byref`` of it, for C callers that set the per-call
-        #: fields themselves (longmpc's compiled predictor, ``abrkit_longmpc_decide``)
+        #: fields themselves (longmpc's compiled predictor, ``abrkit_longmpc_decide_in``)
         self.args = a
         self.ref = ctypes.byref(a)
         self._fn = fn
