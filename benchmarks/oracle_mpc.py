@@ -1,7 +1,7 @@
 """Oracle-predictor MPC: how much of the gap to the offline optimum is prediction.
 
     python -m benchmarks.oracle_mpc [--horizon 5] [--stride 1] [--offset 0]
-        [--planner enum|dp] [--grid 0.25] [--oracle-only]
+        [--planner enum|dp] [--grid 0.25] [--oracle-only] [--noise 0.0] [--seed 0]
 
 An MPC that plans ``horizon`` chunks ahead with QoE_lin, exactly like
 RobustMPC's search, but knows the *true* download time of every candidate
@@ -14,6 +14,12 @@ the prediction. Benchmark only: it needs the trace, so it is no policy of
 ``abr/``. Prints the share of the optimum on pensieve_train
 (``benchmarks/results/optimal_pensieve_train.json``) next to RobustMPC's and
 longmpc's from the same run.
+
+``--noise SIGMA`` blurs the foresight: at each decision the download time of
+the plan's k-th chunk is multiplied by exp(SIGMA x z_k), z_k standard normal
+(one draw per step, shared by every candidate plan; seeded per trace by
+``--seed``), i.e. a forecast of each future chunk's throughput that is off by
+SIGMA in log terms. The chunk actually fetched still takes its true time.
 """
 
 from __future__ import annotations
@@ -42,9 +48,14 @@ class OracleMpc:
 
     name = "oracle-mpc"
 
-    def __init__(self, trace: Trace, horizon: int = 5) -> None:
+    def __init__(self, trace: Trace, horizon: int = 5, noise: float = 0.0, seed: int = 0) -> None:
         if horizon < 1:
             raise ValueError(f"horizon must be >= 1, got {horizon!r}")
+        if not (noise >= 0.0 and math.isfinite(noise)):
+            raise ValueError(f"noise must be a finite sigma >= 0, got {noise!r}")
+        self.noise = noise
+        # one generator per session, seeded by the trace's name: the same draws for a run
+        self.rng = np.random.default_rng([seed, *trace.name.encode()])
         self.link = Link.for_trace(trace, PENSIEVE.network)
         self.horizon = horizon
         net, eng = PENSIEVE.network, PENSIEVE.engine
@@ -65,6 +76,7 @@ class OracleMpc:
         buf = np.array([ctx.buffer_s])
         last = np.array([ctx.last_rung])
         score = np.zeros(1)
+        blur = np.exp(self.noise * self.rng.standard_normal(h)) if self.noise else None
         first = np.zeros(1, dtype=int)
         first_delay = np.zeros(1)
         for step in range(h):
@@ -75,6 +87,8 @@ class OracleMpc:
                 np.repeat(a, n_r) for a in (pos, buf, last, score, first, first_delay)
             )
             secs, end = link.transfer_many(pos, sizes[rung])
+            if blur is not None:
+                secs = secs * blur[step]
             delay = secs + lat
             if step == 0:
                 first, first_delay = rung.copy(), delay
@@ -110,8 +124,15 @@ class OracleDpMpc(OracleMpc):
 
     name = "oracle-dp"
 
-    def __init__(self, trace: Trace, horizon: int = 5, grid_s: float = 0.25) -> None:
-        super().__init__(trace, horizon)
+    def __init__(
+        self,
+        trace: Trace,
+        horizon: int = 5,
+        grid_s: float = 0.25,
+        noise: float = 0.0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(trace, horizon, noise, seed)
         if not grid_s > 0:
             raise ValueError(f"grid_s must be > 0, got {grid_s!r}")
         self.grid_s = grid_s
@@ -136,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--grid", type=float, default=0.25, help="buffer bin of the dp planner, s")
     ap.add_argument("--oracle-only", action="store_true", help="skip robustmpc and longmpc")
+    ap.add_argument(
+        "--noise", type=float, default=0.0, help="sigma of the foresight's log error (0: exact)"
+    )
+    ap.add_argument("--seed", type=int, default=0, help="seed of the foresight's errors")
     args = ap.parse_args(argv)
     planner = args.planner or ("enum" if args.horizon <= 5 else "dp")
     traces, video, preset = _load("pensieve_train", args.stride, args.offset)
@@ -145,9 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, list[float]] = {"oracle-mpc": [], **{p: [] for p in others}}
     for t in traces:
         if planner == "dp":
-            f = functools.partial(OracleDpMpc, t, args.horizon, args.grid)
+            f = functools.partial(OracleDpMpc, t, args.horizon, args.grid, args.noise, args.seed)
         else:
-            f = functools.partial(OracleMpc, t, args.horizon)
+            f = functools.partial(OracleMpc, t, args.horizon, args.noise, args.seed)
         rows["oracle-mpc"].append(replay(t, video, f, preset).qoe.qoe_lin.total)
         for p in others:
             rows[p].append(replay(t, video, policy_factory(p), preset).qoe.qoe_lin.total)
@@ -155,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         f"pensieve_train, {len(traces)} traces, optimum mean {statistics.fmean(opt):.3f};"
         f" oracle horizon {args.horizon}, planner {planner}"
         + (f" (grid {args.grid} s)" if planner == "dp" else "")
+        + (f"; foresight log error sigma {args.noise:g}, seed {args.seed}" if args.noise else "")
     )
     for name, q in rows.items():
         share = math.fsum(q) / math.fsum(opt)
