@@ -29,17 +29,33 @@ import json
 import statistics
 import sys
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 __all__ = ["GapReport", "gap_report", "render"]
 
 
+@dataclass(frozen=True, slots=True)
 class GapReport:
-    """The figures of :func:`gap_report` (plain attributes; see the module docstring)."""
+    """The figures of :func:`gap_report` (see the module docstring).
 
-    def __init__(self, **fields: Any) -> None:
-        self.__dict__.update(fields)
+    ``rows``: per policy ``mean``, ``share``, ``mean_ratio``, ``calm_share`` and
+    ``needed_factor`` (None where undefined). ``focus``: for the chosen policy,
+    ``gap_per_trace``, ``half_gap_traces`` and ``worst`` = every trace as
+    (name, optimum, the policy's QoE_lin, {other policy: QoE_lin}), largest gap first.
+    """
+
+    traces: int
+    optimum_mean: float
+    target: float
+    target_mean: float
+    stall_s: float
+    outage_traces: int
+    outage_sum: float
+    rows: dict[str, dict[str, float | None]]
+    envelope_share: float
+    focus: dict[str, Any] | None
 
 
 def _by_trace(doc: dict[str, Any]) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
@@ -75,6 +91,7 @@ def gap_report(
         raise ValueError("the optimum's total QoE_lin is not positive: no share is defined")
     calm = [k for k in keys if float(optimum[k].get("rebuffer_s") or 0.0) < stall_s]
     calm_sum = sum(opt[k] for k in calm)
+    outage_sum = opt_sum - calm_sum
     positive = [k for k in keys if opt[k] > 0]
     rows = {}
     for name, per in scores.items():
@@ -107,7 +124,7 @@ def gap_report(
             "half_gap_traces": half,
             "worst": [
                 (k[1], opt[k], per[k], {p: scores[p][k] for p in sorted(scores) if p != policy})
-                for g, k in gaps[:10]
+                for _, k in gaps
             ],
         }
     return GapReport(
@@ -117,7 +134,7 @@ def gap_report(
         target_mean=target * opt_sum / len(keys),
         stall_s=stall_s,
         outage_traces=len(keys) - len(calm),
-        outage_sum=sum(opt[k] for k in keys if k not in set(calm)),
+        outage_sum=outage_sum,
         rows=rows,
         envelope_share=envelope,
         focus=focus,
